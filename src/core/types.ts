@@ -1,0 +1,119 @@
+/**
+ * The few types every layer shares. Times are Unix epoch milliseconds everywhere: NFLOG and syslog
+ * stamp wall-clock time, pending closes must survive a reboot, and time-based sequences are derived
+ * from wall-clock steps. Sources convert other clocks (kmsg's monotonic microseconds) at the edge.
+ */
+export type Protocol = 'tcp' | 'udp';
+export type Family = 4 | 6;
+
+/** TCP header flag bits, as on the wire (byte 13 of the TCP header). */
+export const TcpFlag = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+} as const;
+export type TcpFlagName = 'fin' | 'syn' | 'rst' | 'psh' | 'ack' | 'urg';
+export const tcpFlagBits: Record<TcpFlagName, number> = {
+  fin: TcpFlag.FIN,
+  syn: TcpFlag.SYN,
+  rst: TcpFlag.RST,
+  psh: TcpFlag.PSH,
+  ack: TcpFlag.ACK,
+  urg: TcpFlag.URG,
+};
+
+export interface KnockEvent {
+  /** Canonical address literal of the knocker (IPv6 compressed, lower case; IPv4 dotted quad). */
+  source: string;
+  family: Family;
+  destination: string;
+  protocol: Protocol;
+  port: number;
+  /** TCP flag bits; 0 for UDP. */
+  tcpFlags: number;
+  inInterface?: string;
+  /** When the kernel saw the packet, epoch ms. */
+  at: number;
+}
+
+export interface KnockStep {
+  port: number;
+  protocol: Protocol;
+}
+
+export interface TcpFlagRule {
+  /** Bits that must be set. */
+  required: number;
+  /** Bits that must be clear (`!ack`). */
+  forbidden: number;
+}
+
+/** A door whose sequence rotates with time (issue 7); derivation lives in src/matcher/time-sequence.ts. */
+export interface TimeSequenceSpec {
+  /** Raw secret bytes. */
+  secret: Uint8Array;
+  /** Where the secret came from, for messages; never the secret itself. */
+  secretOrigin: string;
+  length: number;
+  portMin: number;
+  portMax: number;
+  periodSeconds: number;
+  protocols: 'tcp' | 'udp' | 'mixed';
+}
+
+export interface Door {
+  name: string;
+  /** Fixed sequence; empty when the door uses one-time or time-based sequences. */
+  steps: KnockStep[];
+  seqTimeoutMs: number;
+  tcpFlags: TcpFlagRule;
+  target?: string;
+  startCommand?: string;
+  startCommand6?: string;
+  stopCommand?: string;
+  stopCommand6?: string;
+  /** Delay before the stop command; knockd's default is 10 s. */
+  cmdTimeoutMs: number;
+  oneTimeFile?: string;
+  timeSequence?: TimeSequenceSpec;
+  /** Line of the `[name]` header, and of each key as written, for messages. */
+  line: number;
+  keyLines: Record<string, number>;
+}
+
+export type SourceKind = 'nflog' | 'kmsg' | 'file';
+
+export interface Options {
+  useSyslog: boolean;
+  logFile?: string;
+  pidFile?: string;
+  interface?: string;
+  source: SourceKind;
+  nflogGroup: number;
+  logPrefix: string;
+  stateDir: string;
+  kernelLog?: string;
+  /** Cap on knock attempts in progress (bounded memory under spoofed floods). */
+  maxAttempts: number;
+}
+
+export interface Config {
+  file: string;
+  options: Options;
+  doors: Door[];
+}
+
+export const defaultOptions: Options = {
+  useSyslog: false,
+  source: 'nflog',
+  nflogGroup: 5,
+  logPrefix: 'portknock',
+  stateDir: '/var/lib/nfknock',
+  maxAttempts: 65536,
+};
+
+/** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */
+export type Decoded<T = KnockEvent> = { ok: true; value: T } | { ok: false; reason: string };
