@@ -51,12 +51,12 @@ export interface TcpFlagRule {
   forbidden: number;
 }
 
-/** A door whose sequence rotates with time (issue 7); derivation lives in src/matcher/time-sequence.ts. */
+/** A door whose sequence rotates with time (issue 7); derivation lives in src/timeseq/. */
 export interface TimeSequenceSpec {
-  /** Raw secret bytes. */
-  secret: Uint8Array;
-  /** Where the secret came from, for messages; never the secret itself. */
-  secretOrigin: string;
+  /** Decoded secret; undefined until the config loader has read `secretFile`. */
+  secret?: Uint8Array;
+  /** Set when the config said `Sequence_Secret = @/path`; never log the secret itself. */
+  secretFile?: string;
   length: number;
   portMin: number;
   portMax: number;
@@ -117,3 +117,9 @@ export const defaultOptions: Options = {
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */
 export type Decoded<T = KnockEvent> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Wall-clock time, injected so that pure modules and tests never read the real clock. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}

@@ -1,0 +1,23 @@
+import type { KnockEvent } from '../core/types.js';
+import type { NfknockError } from '../core/errors.js';
+
+/**
+ * Where a source delivers what it reads. A source never throws out of its read loop: every input
+ * ends as exactly one call here, so the daemon can count what it dropped and why.
+ */
+export interface SourceSink {
+  event(event: KnockEvent): void;
+  /** Input that was read but is not a knock we accept (malformed, wrong prefix, forged...). */
+  reject(reason: string, detail?: string): void;
+  /** The kernel dropped messages before we read them (ENOBUFS on netlink, EPIPE on /dev/kmsg). */
+  overrun(what: string, lost?: number): void;
+  /** Trouble that does not stop the source (log file vanished, read error retried...). */
+  trouble(error: NfknockError): void;
+}
+
+export interface KnockSource {
+  /** Opens the source; rejects with an NfknockError (e.g. NFK_PERMISSION naming CAP_NET_ADMIN). */
+  start(): Promise<void>;
+  /** Stops reading; resolves once no more sink calls will be made. */
+  close(): Promise<void>;
+}
