@@ -1,0 +1,268 @@
+import type { Door, Family, KnockEvent, KnockStep, Protocol } from '../core/types.js';
+import { SequenceBook, type Candidate } from './sequences.js';
+
+/**
+ * The knock sequence state machine: one attempt per (source address, door), time injected through the
+ * events and `tick(now)`. knockd's semantics, with four deliberate differences:
+ *  - the packet that breaks a sequence is re-considered as the first knock of a new attempt;
+ *  - an exact repeat of the knock just accepted (a retransmitted SYN) is ignored instead of breaking;
+ *  - stale attempts expire on `tick`, not only when the same source sends again;
+ *  - the number of attempts is capped; under pressure the attempts that passed fewest stages go first.
+ * As in knockd, a TCP packet whose flags do not satisfy the door's TCPFlags is ignored for that door
+ * (it neither advances nor breaks an attempt), and seq_timeout runs from the first knock.
+ */
+export type MatcherAction =
+  | { kind: 'stage'; door: Door; source: string; family: Family; stage: number; at: number }
+  | { kind: 'broken'; door: Door; source: string; family: Family; stage: number; at: number; port: number; protocol: Protocol }
+  | { kind: 'open'; door: Door; source: string; family: Family; at: number; sequence: Candidate }
+  /** A complete sequence that already opened its door once (time step used, one-time line used). */
+  | { kind: 'replay'; door: Door; source: string; family: Family; at: number; sequence: Candidate }
+  | { kind: 'expire'; door: Door; source: string; family: Family; stage: number; at: number }
+  | { kind: 'evict'; door: Door; source: string; family: Family; stage: number; at: number };
+
+export interface MatcherOptions {
+  maxAttempts: number;
+  onAction: (action: MatcherAction) => void;
+  sequences?: SequenceBook;
+}
+
+interface Attempt {
+  source: string;
+  family: Family;
+  doorIndex: number;
+  /** Knocks accepted so far (1 after the first knock). */
+  stage: number;
+  startedAt: number;
+  lastPort: number;
+  lastProtocol: Protocol;
+  /** Sequences still consistent with the knocks so far (several only for time-based doors). */
+  candidates: Candidate[];
+}
+
+export class Matcher {
+  private doors: readonly Door[];
+  private readonly maxAttempts: number;
+  private readonly emit: (action: MatcherAction) => void;
+  readonly sequences: SequenceBook;
+  /** Attempts by source, one slot per door index. */
+  private readonly bySource = new Map<string, (Attempt | undefined)[]>();
+  /** Attempts by stage, each in insertion order, so eviction finds the oldest of the lowest stage. */
+  private readonly byStage: Set<Attempt>[] = [];
+  private count = 0;
+
+  constructor(doors: readonly Door[], options: MatcherOptions) {
+    this.doors = doors;
+    this.maxAttempts = Math.max(1, options.maxAttempts);
+    this.emit = options.onAction;
+    this.sequences = options.sequences ?? new SequenceBook();
+  }
+
+  get attemptCount(): number {
+    return this.count;
+  }
+
+  get currentDoors(): readonly Door[] {
+    return this.doors;
+  }
+
+  feed(event: KnockEvent): void {
+    const slots = this.bySource.get(event.source);
+    for (let index = 0; index < this.doors.length; index++) {
+      const door = this.doors[index]!;
+      if (!flagsSatisfy(door, event)) continue;
+      const attempt = slots?.[index];
+      if (attempt) {
+        if (event.at - attempt.startedAt > door.seqTimeoutMs) {
+          this.remove(attempt);
+          this.emit({ kind: 'expire', door, source: attempt.source, family: attempt.family, stage: attempt.stage, at: event.at });
+        } else if (this.advance(attempt, door, event)) {
+          continue;
+        }
+      }
+      this.begin(index, door, event);
+    }
+  }
+
+  /** Expires attempts older than their door's seq_timeout; call it about once a second. */
+  tick(now: number): void {
+    for (const bucket of this.byStage) {
+      if (!bucket) continue;
+      for (const attempt of bucket) {
+        const door = this.doors[attempt.doorIndex]!;
+        if (now - attempt.startedAt <= door.seqTimeoutMs) continue;
+        this.remove(attempt);
+        this.emit({ kind: 'expire', door, source: attempt.source, family: attempt.family, stage: attempt.stage, at: now });
+      }
+    }
+    this.sequences.prune(this.doors, now);
+  }
+
+  /**
+   * Swaps in a reloaded configuration. Attempts survive for doors that still exist with the same
+   * matching rules (name, sequence, timeout, flags, sequence source); all others are dropped.
+   */
+  replaceDoors(doors: readonly Door[]): void {
+    const newIndexByName = new Map(doors.map((door, index) => [door.name, index]));
+    const old = this.doors;
+    const survivors: Attempt[] = [];
+    for (const bucket of this.byStage) if (bucket) for (const attempt of bucket) survivors.push(attempt);
+    this.bySource.clear();
+    this.byStage.length = 0;
+    this.count = 0;
+    this.doors = doors;
+    for (const attempt of survivors) {
+      const newIndex = newIndexByName.get(old[attempt.doorIndex]!.name);
+      if (newIndex === undefined || !sameMatching(old[attempt.doorIndex]!, doors[newIndex]!)) continue;
+      attempt.doorIndex = newIndex;
+      this.insert(attempt);
+    }
+  }
+
+  /** Returns true when the event was consumed by the attempt (advanced it, or was a retransmission). */
+  private advance(attempt: Attempt, door: Door, event: KnockEvent): boolean {
+    const stage = attempt.stage;
+    const matching = attempt.candidates.filter((candidate) => stepMatches(candidate.steps[stage], event));
+    if (matching.length > 0) {
+      this.byStage[stage]?.delete(attempt);
+      attempt.candidates = matching;
+      attempt.stage = stage + 1;
+      attempt.lastPort = event.port;
+      attempt.lastProtocol = event.protocol;
+      const finished = matching.filter((candidate) => candidate.steps.length === attempt.stage);
+      if (finished.length > 0) {
+        this.dropFromSource(attempt);
+        this.count--;
+        this.conclude(door, event, finished);
+      } else {
+        this.bucket(attempt.stage).add(attempt);
+        this.emit({ kind: 'stage', door, source: event.source, family: event.family, stage: attempt.stage, at: event.at });
+      }
+      return true;
+    }
+    if (event.port === attempt.lastPort && event.protocol === attempt.lastProtocol) return true;
+    this.remove(attempt);
+    this.emit({
+      kind: 'broken',
+      door,
+      source: event.source,
+      family: event.family,
+      stage: stage,
+      at: event.at,
+      port: event.port,
+      protocol: event.protocol,
+    });
+    return false;
+  }
+
+  private begin(index: number, door: Door, event: KnockEvent): void {
+    const candidates = this.sequences.candidates(door, event.at);
+    let matching: Candidate[] | undefined;
+    for (const candidate of candidates) {
+      if (!stepMatches(candidate.steps[0], event)) continue;
+      (matching ??= []).push(candidate);
+    }
+    if (!matching) return;
+    const finished = matching.filter((candidate) => candidate.steps.length === 1);
+    if (finished.length > 0) {
+      this.conclude(door, event, finished);
+      return;
+    }
+    if (this.count >= this.maxAttempts && !this.evictFor(1, event.at)) {
+      this.emit({ kind: 'evict', door, source: event.source, family: event.family, stage: 0, at: event.at });
+      return;
+    }
+    const attempt: Attempt = {
+      source: event.source,
+      family: event.family,
+      doorIndex: index,
+      stage: 1,
+      startedAt: event.at,
+      lastPort: event.port,
+      lastProtocol: event.protocol,
+      candidates: matching,
+    };
+    this.insert(attempt);
+    this.emit({ kind: 'stage', door, source: event.source, family: event.family, stage: 1, at: event.at });
+  }
+
+  /** A sequence was completed: open with the first still-usable one, or refuse it as a replay. */
+  private conclude(door: Door, event: KnockEvent, finished: Candidate[]): void {
+    const usable = finished.find((candidate) => this.sequences.isAvailable(door, candidate));
+    if (usable) {
+      this.sequences.consume(door, usable);
+      this.emit({ kind: 'open', door, source: event.source, family: event.family, at: event.at, sequence: usable });
+    } else {
+      this.emit({ kind: 'replay', door, source: event.source, family: event.family, at: event.at, sequence: finished[0]! });
+    }
+  }
+
+  /** Makes room for an attempt at `stage` by evicting the oldest attempt of a stage no higher. */
+  private evictFor(stage: number, at: number): boolean {
+    for (let s = 1; s <= stage && s < this.byStage.length; s++) {
+      const bucket = this.byStage[s];
+      if (!bucket || bucket.size === 0) continue;
+      const victim = bucket.values().next().value as Attempt;
+      this.remove(victim);
+      this.emit({ kind: 'evict', door: this.doors[victim.doorIndex]!, source: victim.source, family: victim.family, stage: victim.stage, at });
+      return true;
+    }
+    return false;
+  }
+
+  private insert(attempt: Attempt): void {
+    let slots = this.bySource.get(attempt.source);
+    if (!slots) this.bySource.set(attempt.source, (slots = []));
+    slots[attempt.doorIndex] = attempt;
+    this.bucket(attempt.stage).add(attempt);
+    this.count++;
+  }
+
+  private remove(attempt: Attempt): void {
+    this.byStage[attempt.stage]?.delete(attempt);
+    this.dropFromSource(attempt);
+    this.count--;
+  }
+
+  private dropFromSource(attempt: Attempt): void {
+    const slots = this.bySource.get(attempt.source);
+    if (!slots) return;
+    slots[attempt.doorIndex] = undefined;
+    if (slots.every((slot) => slot === undefined)) this.bySource.delete(attempt.source);
+  }
+
+  private bucket(stage: number): Set<Attempt> {
+    let bucket = this.byStage[stage];
+    if (!bucket) {
+      for (let s = this.byStage.length; s <= stage; s++) this.byStage[s] = new Set();
+      bucket = this.byStage[stage]!;
+    }
+    return bucket;
+  }
+}
+
+function stepMatches(step: KnockStep | undefined, event: KnockEvent): boolean {
+  return step !== undefined && step.port === event.port && step.protocol === event.protocol;
+}
+
+function flagsSatisfy(door: Door, event: KnockEvent): boolean {
+  if (event.protocol !== 'tcp') return true;
+  const { required, forbidden } = door.tcpFlags;
+  return (event.tcpFlags & required) === required && (event.tcpFlags & forbidden) === 0;
+}
+
+function sameMatching(a: Door, b: Door): boolean {
+  return matchingFingerprint(a) === matchingFingerprint(b);
+}
+
+/** Everything that decides whether a knock advances an attempt; commands and targets do not. */
+function matchingFingerprint(door: Door): string {
+  const time = door.timeSequence;
+  return JSON.stringify([
+    door.steps,
+    door.seqTimeoutMs,
+    door.tcpFlags.required,
+    door.tcpFlags.forbidden,
+    door.oneTimeFile ?? null,
+    time ? [time.secretFile ?? null, time.secret ? Buffer.from(time.secret).toString('hex') : null, time.length, time.portMin, time.portMax, time.periodSeconds, time.protocols] : null,
+  ]);
+}
