@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerKnockCommand } from '../client/command.js';
+import { runCli } from './run-cli.js';
+import { packageVersion } from './version.js';
+
+const program = new Command('nfknock')
+  .description('nfknock tools: knock, generate firewall rules, check and simulate a knockd.conf, show open doors')
+  .version(packageVersion(), '-V, --version', 'display the version')
+  .helpOption('-h, --help', 'this help text');
+
+registerKnockCommand(program);
+
+await runCli(program);

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { runDaemon } from '../daemon/main.js';
+import type { DaemonFlags } from '../daemon/options.js';
+import { runCli } from './run-cli.js';
+import { packageVersion } from './version.js';
+
+const program = new Command('nfknockd')
+  .description('port-knock server reading knocks from netfilter (NFLOG or the kernel log): no packet sniffing')
+  .version(packageVersion(), '-V, --version', 'display the version')
+  .helpOption('-h, --help', 'this help text')
+  .option('-c, --config <file>', 'use an alternate config file', '/etc/knockd.conf')
+  .option('-i, --interface <int>', 'only knocks that came in on this interface (default: any)')
+  .option('-d, --daemon', 'accepted for knockd compatibility; nfknockd stays in the foreground (use systemd)')
+  .option('-v, --verbose', 'be verbose: knockd-style lines on the structured log too')
+  .option('-D, --debug', 'output debug messages, with the reason for every dropped input')
+  .option('-g, --logfile <file>', 'write knockd-format lines to this file (overrides LogFile)')
+  .option('-p, --pidfile <file>', 'write the pid to this file (overrides PidFile)')
+  .option('-4, --only-ip-v4', 'ignore IPv6 knocks')
+  .option('--source <kind>', 'where knocks come from: nflog, kmsg or file (default nflog, or Source)')
+  .option('--nflog-group <n>', 'NFLOG group to bind (default 5, or NflogGroup)')
+  .option('--prefix <text>', 'log prefix of the knock rules (default portknock, or LogPrefix)')
+  .option('--state-dir <dir>', 'where pending closes are kept (default /var/lib/nfknock, or StateDir)')
+  .option('--kernel-log <path>', 'kernel log file to follow with --source file (or KernelLog)')
+  .option('--max-attempts <n>', 'cap on knock attempts in progress (default 65536, or MaxAttempts)')
+  .option('--command-timeout <seconds>', 'kill a door command still running after this long (default 60)')
+  .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
+  .action(async (flags: DaemonFlags) => {
+    // Exit explicitly: a command still running or a stuck handle must not keep a stopped daemon alive.
+    process.exit(await runDaemon(flags));
+  });
+
+await runCli(program);

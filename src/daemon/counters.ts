@@ -1,0 +1,22 @@
+/** What the daemon read and dropped, for status output, benchmarks and the shutdown summary. */
+export class Counters {
+  events = 0;
+  overruns = 0;
+  evictions = 0;
+  commands = 0;
+  readonly rejects = new Map<string, number>();
+
+  reject(reason: string): void {
+    this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
+  }
+
+  snapshot(): Record<string, unknown> {
+    return {
+      events: this.events,
+      overruns: this.overruns,
+      evictions: this.evictions,
+      commands: this.commands,
+      rejects: Object.fromEntries(this.rejects),
+    };
+  }
+}

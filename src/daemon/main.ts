@@ -1,0 +1,186 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config, Door } from '../core/types.js';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { loadConfig } from '../config/load.js';
+import { parseOneTimeSequences } from '../config/one-time.js';
+import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
+import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
+import { CommandQueue } from '../runner/command-queue.js';
+import { StateStore } from '../runner/state-store.js';
+import { markSequenceUsed } from '../runner/one-time-file.js';
+import { writeFileAtomic } from '../runner/atomic-file.js';
+import { NflogSource } from '../sources/nflog.js';
+import { KmsgSource } from '../sources/kmsg.js';
+import { KernelLogFileSource } from '../sources/file-follow.js';
+import type { KnockSource, SourceSink } from '../sources/types.js';
+import { candidateSteps, deriveSequence } from '../timeseq/derive.js';
+import type { TimeSequenceDeriver } from '../matcher/sequences.js';
+import { Audit, type AuditSink } from './audit.js';
+import { Daemon } from './daemon.js';
+import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+const USED_STEPS_FILE = 'time-steps.json';
+
+const systemClock = { now: () => Date.now() };
+
+/** nfknockd's whole life: load, start, serve signals, stop. Resolves with the exit status. */
+export async function runDaemon(flags: DaemonFlags): Promise<number> {
+  const verbosity = verbosityFromFlags(flags);
+  const logger = createLogger({ level: verbosity.level });
+  if (flags.daemon) {
+    logger.warn('-d/--daemon is accepted for knockd compatibility but nfknockd stays in the foreground: run it under systemd (systemd/nfknockd.service)');
+  }
+  const config = mergeFlags(await loadConfig(flags.config), flags);
+  const commandTimeoutMs = flags.commandTimeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : integerFlag(flags.commandTimeout, '--command-timeout', 1, 86_400) * 1000;
+
+  const knockLog = new KnockLog({ logger });
+  await knockLog.open(config.options.logFile);
+  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: 'nfknockd' }) : undefined;
+  syslog?.start();
+  const sinks: AuditSink[] = [{ write: (at, message) => knockLog.writeMessage(at, message) }];
+  if (syslog) sinks.push({ write: (_at, message) => syslog.write(message) });
+  const audit = new Audit(logger, sinks, verbosity.echoKnockdLines);
+
+  const store = new StateStore(config.options.stateDir);
+  const commands = new CommandQueue({ logger });
+  const usedStepsPath = join(config.options.stateDir, USED_STEPS_FILE);
+  const loaded = await store.load();
+  for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
+  const usedSteps = await readUsedSteps(usedStepsPath, logger);
+
+  const daemon = new Daemon(
+    config,
+    {
+      clock: systemClock,
+      logger,
+      audit,
+      state: {
+        load: async () => ({ pending: loaded.pending, usedSteps, problems: loaded.problems }),
+        save: async ({ pending, usedSteps: steps }) => {
+          await store.save(pending);
+          if (Object.keys(steps).length > 0 || config.doors.some((door) => door.timeSequence)) {
+            await writeFileAtomic(usedStepsPath, `${JSON.stringify(steps)}\n`, 0o600);
+          }
+        },
+      },
+      runCommand: async (command, kind) => {
+        const submission = commands.submit({ kind, command, timeoutMs: commandTimeoutMs });
+        if (!submission.accepted) throw new NfknockError(ErrorCodes.COMMAND_FAILED, submission.reason);
+        return submission.done;
+      },
+      commandTimeoutMs,
+      oneTime: {
+        read: (door) => readOneTimeLines(door),
+        markUsed: (door, line) => markSequenceUsed(door.oneTimeFile as string, line),
+      },
+      deriver: timeDeriver,
+      openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true),
+    },
+    { pending: loaded.pending, usedSteps },
+  );
+
+  await writePidFile(config.options.pidFile);
+  try {
+    await daemon.start();
+  } catch (error) {
+    await daemon.stop();
+    await removePidFile(config.options.pidFile);
+    throw error;
+  }
+  return new Promise<number>((resolve) => {
+    let reloading = Promise.resolve();
+    const onHangup = () => {
+      reloading = reloading.then(async () => {
+        try {
+          await knockLog.reopen();
+          const next = mergeFlags(await loadConfig(flags.config), flags);
+          await daemon.reload(next);
+          logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
+        } catch (error) {
+          const described = error instanceof NfknockError ? error.describe() : String(error);
+          logger.error({ err: error }, `reload refused, still running the previous configuration: ${described}`);
+        }
+      });
+    };
+    const onTerminate = (signal: NodeJS.Signals) => {
+      process.off('SIGHUP', onHangup);
+      process.off('SIGTERM', onTerminate);
+      process.off('SIGINT', onTerminate);
+      logger.info({ signal, counters: daemon.counters.snapshot(), openDoors: daemon.openDoors.length }, 'stopping');
+      void (async () => {
+        await daemon.stop({ closeAll: flags.closeOnExit === true });
+        await syslog?.close();
+        await knockLog.close();
+        await removePidFile(config.options.pidFile);
+        resolve(0);
+      })();
+    };
+    process.on('SIGHUP', onHangup);
+    process.on('SIGTERM', onTerminate);
+    process.on('SIGINT', onTerminate);
+  });
+}
+
+const timeDeriver: TimeSequenceDeriver = {
+  stepsAt: (door, at) => (door.timeSequence ? candidateSteps(at, door.timeSequence.periodSeconds) : []),
+  derive: (door, step) => {
+    const spec = door.timeSequence;
+    if (!spec?.secret) throw new NfknockError(ErrorCodes.INTERNAL, `door ${door.name} has no loaded secret`);
+    return deriveSequence({ ...spec, secret: spec.secret }, door.name, step);
+  },
+};
+
+function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: boolean): KnockSource {
+  const { options } = config;
+  const filtered: SourceSink = onlyIpV4
+    ? { ...sink, event: (event) => (event.family === 6 ? sink.reject('ipv6-disabled') : sink.event(event)) }
+    : sink;
+  const common = { prefix: options.logPrefix, sink: filtered, clock: systemClock, log: logger, ...(options.interface ? { interface: options.interface } : {}) };
+  switch (options.source) {
+    case 'nflog':
+      return new NflogSource({ ...common, group: options.nflogGroup });
+    case 'kmsg':
+      return new KmsgSource(common);
+    case 'file':
+      return new KernelLogFileSource({ ...common, path: options.kernelLog as string });
+  }
+}
+
+async function readOneTimeLines(door: Door) {
+  const file = door.oneTimeFile as string;
+  const parsed = parseOneTimeSequences(await readFile(file, 'utf8'), file);
+  return parsed.lines;
+}
+
+async function readUsedSteps(path: string, logger: Logger): Promise<Record<string, number[]>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.error({ err: error, path }, 'cannot read the used time steps');
+    return {};
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+    const result: Record<string, number[]> = {};
+    for (const [door, steps] of Object.entries(parsed)) {
+      if (Array.isArray(steps) && steps.every((step) => Number.isSafeInteger(step))) result[door] = steps as number[];
+    }
+    return result;
+  } catch (error) {
+    logger.error({ err: error, path }, 'the used time steps file is corrupt; time-based sequences of the current step may be replayed once');
+    return {};
+  }
+}
+
+async function writePidFile(path: string | undefined): Promise<void> {
+  if (path === undefined) return;
+  await writeFileAtomic(path, `${process.pid}\n`, 0o644);
+}
+
+async function removePidFile(path: string | undefined): Promise<void> {
+  if (path !== undefined) await rm(path, { force: true });
+}

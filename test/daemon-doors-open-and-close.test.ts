@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Daemon } from '../src/daemon/daemon.js';
+import { makeDoor } from './helpers/knock-fixtures.js';
+import { configWith, fakeWorld, settle } from './helpers/fake-daemon-ports.js';
+
+const door = makeDoor({ name: 'ssh', cmdTimeoutMs: 10_000 });
+const open = 'iptables -A INPUT -s 10.0.0.2 -p tcp --dport 22 -j ACCEPT';
+const close = 'iptables -D INPUT -s 10.0.0.2 -p tcp --dport 22 -j ACCEPT';
+
+function knockAll(world: ReturnType<typeof fakeWorld>, source = '10.0.0.2') {
+  for (const [port, protocol] of [[7000, 'udp'], [8000, 'tcp'], [9000, 'udp']] as const) {
+    world.knock({ source, family: source.includes(':') ? 6 : 4, destination: '10.0.0.1', port, protocol, tcpFlags: protocol === 'tcp' ? 2 : 0 });
+  }
+}
+
+test('the pending close is saved before the start command runs, and the stop command runs on time', async () => {
+  const world = fakeWorld();
+  const order: string[] = [];
+  const save = world.ports.state.save;
+  world.ports.state.save = async (state) => {
+    order.push(`save:${state.pending.length}`);
+    await save(state);
+  };
+  const run = world.ports.runCommand;
+  world.ports.runCommand = async (command, kind) => {
+    order.push(kind);
+    return run(command, kind);
+  };
+  const daemon = new Daemon(configWith([door]), world.ports);
+  await daemon.start();
+  knockAll(world);
+  await settle();
+  assert.deepEqual(order, ['save:1', 'start']);
+  assert.deepEqual(world.commands, [open]);
+  assert.equal(world.saved[0]?.[0]?.stopCommand, close);
+  await world.time.advance(9_999);
+  assert.deepEqual(world.commands, [open]);
+  await world.time.advance(1);
+  assert.deepEqual(world.commands, [open, close]);
+  assert.deepEqual(order, ['save:1', 'start', 'stop', 'save:0']);
+  assert.equal(daemon.openDoors.length, 0);
+  assert.ok(world.lines.includes('10.0.0.2: ssh: OPEN SESAME'));
+  assert.ok(world.lines.includes(`ssh: running command: ${open}`));
+  assert.ok(world.lines.includes('10.0.0.2: ssh: command timeout'));
+});
+
+test('a door re-knocked while open extends its deadline without running the start command again', async () => {
+  const world = fakeWorld();
+  const daemon = new Daemon(configWith([door]), world.ports);
+  await daemon.start();
+  knockAll(world);
+  await world.time.advance(6_000);
+  knockAll(world);
+  await world.time.advance(5_000);
+  assert.deepEqual(world.commands, [open], 'not closed at the first deadline, not started twice');
+  await world.time.advance(5_000);
+  assert.deepEqual(world.commands, [open, close]);
+});
+
+test('a door is not opened when its pending close cannot be saved', async () => {
+  const world = fakeWorld();
+  world.failSaves = true;
+  const daemon = new Daemon(configWith([door]), world.ports);
+  await daemon.start();
+  knockAll(world);
+  await settle();
+  assert.deepEqual(world.commands, []);
+  assert.ok(world.lines.some((line) => line.includes('door stays shut')));
+  assert.equal(daemon.openDoors.length, 0);
+});
+
+test('after a restart, overdue closes run at once and the rest on time', async () => {
+  const world = fakeWorld();
+  const now = world.time.now;
+  const pending = [
+    { id: 'a', door: 'ssh', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 10_000 },
+    { id: 'b', door: 'ssh', source: '10.0.0.3', family: 4 as const, stopCommand: 'close b', openedAt: now - 1_000, closesAt: now + 9_000 },
+  ];
+  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: {} });
+  await daemon.start();
+  await settle();
+  assert.deepEqual(world.commands, ['close a']);
+  assert.deepEqual(world.saved.at(-1)?.map((p) => p.id), ['b']);
+  await world.time.advance(9_000);
+  assert.deepEqual(world.commands, ['close a', 'close b']);
+});
+
+test('stopping keeps open doors recorded, or closes them all when asked', async () => {
+  for (const closeAll of [false, true]) {
+    const world = fakeWorld();
+    const daemon = new Daemon(configWith([door]), world.ports);
+    await daemon.start();
+    knockAll(world);
+    await settle();
+    await daemon.stop({ closeAll });
+    assert.deepEqual(world.commands, closeAll ? [open, close] : [open]);
+    assert.equal(world.saved.at(-1)?.length, closeAll ? 0 : 1);
+    knockAll(world, '10.0.0.9');
+    await settle();
+    assert.equal(world.commands.filter((c) => c.includes('10.0.0.9')).length, 0, 'nothing new runs after stop');
+  }
+});
+
+test('IPv6 knocks run the _6 commands, falling back to the IPv4 ones', async () => {
+  const world = fakeWorld();
+  const v6 = makeDoor({ name: 'v6', startCommand6: 'ip6tables -A INPUT -s %IP% -j ACCEPT', stopCommand6: undefined });
+  const daemon = new Daemon(configWith([v6]), world.ports);
+  await daemon.start();
+  knockAll(world, 'fd00::2');
+  await world.time.advance(10_000);
+  assert.deepEqual(world.commands, ['ip6tables -A INPUT -s fd00::2 -j ACCEPT', 'iptables -D INPUT -s fd00::2 -p tcp --dport 22 -j ACCEPT']);
+});
+
+test('a command-only door (no stop command) runs its command on every open and records nothing', async () => {
+  const world = fakeWorld();
+  const daemon = new Daemon(configWith([makeDoor({ name: 'cmd', stopCommand: undefined, startCommand: 'echo %IP%' })]), world.ports);
+  await daemon.start();
+  knockAll(world);
+  await settle();
+  knockAll(world);
+  await settle();
+  assert.deepEqual(world.commands, ['echo 10.0.0.2', 'echo 10.0.0.2']);
+  assert.equal(daemon.openDoors.length, 0);
+});
