@@ -1,0 +1,528 @@
+import type { KnockEvent } from '../core/types.js';
+import { formatIPv4, formatIPv6 } from '../core/address.js';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+
+/**
+ * Pure decoder for what one recv() on an NFNETLINK socket returns: a run of netlink messages, each an
+ * NFULNL_MSG_PACKET (a knock candidate) or a netlink control message. Modelled on pg-protocol: no I/O,
+ * no clock, buffers built by tests. The hot path allocates only the event and its address strings,
+ * because a spoofed flood must not make the daemon fall behind the kernel (target: 10^6 events/s).
+ *
+ * Netlink headers and attribute headers are in host byte order; everything nfnetlink_log puts inside
+ * attributes (timestamps, hw_protocol, config values) and the packet itself are big-endian.
+ */
+
+// linux/netlink.h
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
+const NLA_HDRLEN = 4;
+const NLA_TYPE_MASK = 0x3fff; // ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
+
+// linux/netfilter/nfnetlink.h, nfnetlink_log.h
+export const NFNL_SUBSYS_ULOG = 4;
+export const NFULNL_MSG_PACKET = 0;
+export const NFULNL_MSG_CONFIG = 1;
+export const NFLOG_PACKET_TYPE = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET;
+export const NFLOG_CONFIG_TYPE = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
+const NFGENMSG_LEN = 4;
+const NFNETLINK_V0 = 0;
+
+export const NfulaAttr = {
+  PACKET_HDR: 1,
+  MARK: 2,
+  TIMESTAMP: 3,
+  IFINDEX_INDEV: 4,
+  IFINDEX_OUTDEV: 5,
+  HWADDR: 8,
+  PAYLOAD: 9,
+  PREFIX: 10,
+  SEQ: 12,
+} as const;
+
+export const NfulaCfgAttr = {
+  CMD: 1,
+  MODE: 2,
+  NLBUFSIZ: 3,
+  TIMEOUT: 4,
+  QTHRESH: 5,
+  FLAGS: 6,
+} as const;
+
+export const NfulnlCfgCmd = { BIND: 1, UNBIND: 2, PF_BIND: 3, PF_UNBIND: 4 } as const;
+export const NFULNL_COPY_PACKET = 0x02;
+export const NfulnlCfgFlag = { SEQ: 0x1, SEQ_GLOBAL: 0x2, CONNTRACK: 0x4 } as const;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+/** Why a message was dropped. Short, stable words: they are counted and logged, and tests name them. */
+export const nflogRejectReasons = [
+  'truncated', // a length field points past the bytes we have
+  'bad-attribute', // an attribute too short for its type, or an unterminated prefix
+  'bad-message', // nfgenmsg version or family we do not speak
+  'prefix', // NFLOG prefix is not exactly the configured one (another rule's traffic)
+  'bad-timestamp',
+  'no-payload', // the group copies metadata only
+  'not-ip',
+  'bad-ip-header',
+  'fragment', // a non-first fragment carries no ports
+  'not-tcp-udp',
+  'bad-tcp-header',
+  'nlmsg-error', // the kernel reported an error in the stream
+  'unknown-message',
+] as const;
+export type NflogRejectReason = (typeof nflogRejectReasons)[number];
+
+/** Netlink bookkeeping that is neither a knock nor bad input. */
+export type NetlinkControlKind = 'ack' | 'done' | 'noop' | 'overrun';
+
+/**
+ * Exactly one of these methods is called per netlink message in the batch (plus one `reject('truncated')`
+ * for trailing bytes too short to be a message), so callers can count without gaps.
+ */
+export interface NflogBatchHandler {
+  /** `ifindex` is NFULA_IFINDEX_INDEV, 0 when absent; the source maps it to a name. */
+  event(event: KnockEvent, ifindex: number): void;
+  /** `errno` (positive) and `sequence` are set for 'nlmsg-error', so a waiting request can match it. */
+  reject(reason: NflogRejectReason, errno: number, sequence: number): void;
+  control(kind: NetlinkControlKind, sequence: number): void;
+}
+
+export interface NflogDecodeOptions {
+  /** Must equal NFULA_PREFIX exactly (without its NUL). */
+  prefix: string;
+  /** Epoch ms of the recv(); used when the kernel sent no NFULA_TIMESTAMP. */
+  receivedAt: number;
+}
+
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function hostU16(b: Uint8Array, o: number): number {
+  return hostIsLittleEndian ? (b[o] as number) | ((b[o + 1] as number) << 8) : ((b[o] as number) << 8) | (b[o + 1] as number);
+}
+
+function hostU32(b: Uint8Array, o: number): number {
+  return hostIsLittleEndian
+    ? ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16) | ((b[o + 3] as number) << 24)) >>> 0
+    : (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
+
+function beU16(b: Uint8Array, o: number): number {
+  return ((b[o] as number) << 8) | (b[o + 1] as number);
+}
+
+function beU32(b: Uint8Array, o: number): number {
+  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+// The prefix is compared as bytes so no string is built per packet; the daemon uses a single prefix.
+let cachedPrefix = '';
+let cachedPrefixBytes: Uint8Array = new Uint8Array(0);
+function prefixBytesOf(prefix: string): Uint8Array {
+  if (prefix !== cachedPrefix) {
+    cachedPrefixBytes = new TextEncoder().encode(prefix);
+    cachedPrefix = prefix;
+  }
+  return cachedPrefixBytes;
+}
+
+/** Decodes every netlink message in `buf` (one recv()), calling `handler` once per message. Never throws. */
+export function decodeNflogBatch(buf: Uint8Array, options: NflogDecodeOptions, handler: NflogBatchHandler): void {
+  const prefixBytes = prefixBytesOf(options.prefix);
+  const total = buf.length;
+  let offset = 0;
+  while (offset < total) {
+    if (total - offset < NLMSG_HDRLEN) {
+      handler.reject('truncated', 0, 0);
+      return;
+    }
+    const length = hostU32(buf, offset);
+    if (length < NLMSG_HDRLEN || length > total - offset) {
+      // The framing itself is broken: nothing after this point can be trusted to be a message.
+      handler.reject('truncated', 0, 0);
+      return;
+    }
+    const type = hostU16(buf, offset + 4);
+    const sequence = hostU32(buf, offset + 8);
+    const end = offset + length;
+    if (type === NFLOG_PACKET_TYPE) {
+      decodePacketMessage(buf, offset, end, prefixBytes, options.receivedAt, handler);
+    } else if (type === NLMSG_ERROR) {
+      decodeErrorMessage(buf, offset, end, sequence, handler);
+    } else if (type === NLMSG_DONE) {
+      handler.control('done', sequence);
+    } else if (type === NLMSG_NOOP) {
+      handler.control('noop', sequence);
+    } else if (type === NLMSG_OVERRUN) {
+      handler.control('overrun', sequence);
+    } else {
+      handler.reject('unknown-message', 0, sequence);
+    }
+    offset += align4(length);
+  }
+}
+
+function decodeErrorMessage(buf: Uint8Array, start: number, end: number, sequence: number, handler: NflogBatchHandler): void {
+  if (end - start < NLMSG_HDRLEN + 4) {
+    handler.reject('truncated', 0, sequence);
+    return;
+  }
+  // struct nlmsgerr { int error; struct nlmsghdr msg; }: the request's sequence is the one to match.
+  const error = hostU32(buf, start + NLMSG_HDRLEN) | 0;
+  const requestSequence = end - start >= NLMSG_HDRLEN + 4 + NLMSG_HDRLEN ? hostU32(buf, start + NLMSG_HDRLEN + 4 + 8) : sequence;
+  if (error === 0) handler.control('ack', requestSequence);
+  else handler.reject('nlmsg-error', -error, requestSequence);
+}
+
+function decodePacketMessage(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  prefixBytes: Uint8Array,
+  receivedAt: number,
+  handler: NflogBatchHandler,
+): void {
+  if (end - start < NLMSG_HDRLEN + NFGENMSG_LEN) return handler.reject('truncated', 0, 0);
+  const family = buf[start + NLMSG_HDRLEN] as number;
+  if (buf[start + NLMSG_HDRLEN + 1] !== NFNETLINK_V0) return handler.reject('bad-message', 0, 0);
+
+  let prefixAt = -1;
+  let prefixLength = 0;
+  let timestampAt = -1;
+  let ifindex = 0;
+  let hwProtocol = -1;
+  let payloadAt = -1;
+  let payloadLength = 0;
+
+  let p = start + NLMSG_HDRLEN + NFGENMSG_LEN;
+  while (end - p >= NLA_HDRLEN) {
+    const attrLength = hostU16(buf, p);
+    if (attrLength < NLA_HDRLEN) return handler.reject('bad-attribute', 0, 0);
+    if (attrLength > end - p) return handler.reject('truncated', 0, 0);
+    const data = p + NLA_HDRLEN;
+    const dataLength = attrLength - NLA_HDRLEN;
+    switch (hostU16(buf, p + 2) & NLA_TYPE_MASK) {
+      case NfulaAttr.PREFIX:
+        prefixAt = data;
+        prefixLength = dataLength;
+        break;
+      case NfulaAttr.TIMESTAMP:
+        if (dataLength !== 16) return handler.reject('bad-attribute', 0, 0);
+        timestampAt = data;
+        break;
+      case NfulaAttr.IFINDEX_INDEV:
+        if (dataLength !== 4) return handler.reject('bad-attribute', 0, 0);
+        ifindex = beU32(buf, data);
+        break;
+      case NfulaAttr.PACKET_HDR:
+        if (dataLength < 4) return handler.reject('bad-attribute', 0, 0);
+        hwProtocol = beU16(buf, data);
+        break;
+      case NfulaAttr.PAYLOAD:
+        payloadAt = data;
+        payloadLength = dataLength;
+        break;
+    }
+    p += align4(attrLength);
+  }
+
+  const prefixVerdict = checkPrefix(buf, prefixAt, prefixLength, prefixBytes);
+  if (prefixVerdict !== undefined) return handler.reject(prefixVerdict, 0, 0);
+
+  let at = receivedAt;
+  if (timestampAt >= 0) {
+    const secondsHigh = beU32(buf, timestampAt);
+    const microsHigh = beU32(buf, timestampAt + 8);
+    const micros = beU32(buf, timestampAt + 12);
+    // Beyond 2^16 * 2^32 s the millisecond count stops being an exact JS number.
+    if (secondsHigh > 0xffff || microsHigh !== 0 || micros >= 1_000_000) return handler.reject('bad-timestamp', 0, 0);
+    at = (secondsHigh * 4294967296 + beU32(buf, timestampAt + 4)) * 1000 + Math.floor(micros / 1000);
+  }
+
+  if (payloadAt < 0) return handler.reject('no-payload', 0, 0);
+  let version: number;
+  if (hwProtocol === ETH_P_IP) version = 4;
+  else if (hwProtocol === ETH_P_IPV6) version = 6;
+  else if (hwProtocol >= 0) return handler.reject('not-ip', 0, 0);
+  else if (family === AF_INET) version = 4;
+  else if (family === AF_INET6) version = 6;
+  else return handler.reject('not-ip', 0, 0);
+
+  const verdict = version === 4 ? decodeIPv4(buf, payloadAt, payloadLength, at) : decodeIPv6(buf, payloadAt, payloadLength, at);
+  if (typeof verdict === 'string') handler.reject(verdict, 0, 0);
+  else handler.event(verdict, ifindex);
+}
+
+function checkPrefix(buf: Uint8Array, at: number, length: number, expected: Uint8Array): NflogRejectReason | undefined {
+  // xt_NFLOG always sends the attribute (an empty prefix is a lone NUL), so absence means "no prefix".
+  if (at < 0) return expected.length === 0 ? undefined : 'prefix';
+  let textLength = 0;
+  while (textLength < length && buf[at + textLength] !== 0) textLength++;
+  if (textLength === length) return 'bad-attribute';
+  if (textLength !== expected.length) return 'prefix';
+  for (let i = 0; i < textLength; i++) if (buf[at + i] !== expected[i]) return 'prefix';
+  return undefined;
+}
+
+/** Bytes of the transport header we must see: TCP up to its flags byte, UDP its two ports. */
+const TCP_NEEDED = 14;
+const UDP_NEEDED = 4;
+
+function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number): KnockEvent | NflogRejectReason {
+  if (captured < 1) return 'truncated';
+  const first = b[start] as number;
+  if (first >> 4 !== 4) return 'bad-ip-header';
+  if (captured < 20) return 'truncated';
+  const headerLength = (first & 0x0f) * 4;
+  const totalLength = beU16(b, start + 2);
+  if (headerLength < 20 || totalLength < headerLength) return 'bad-ip-header';
+  if ((beU16(b, start + 6) & 0x1fff) !== 0) return 'fragment';
+  // The copy range may cut the packet short; trailing link padding may make it longer.
+  const available = (captured < totalLength ? captured : totalLength) - headerLength;
+  const declared = totalLength - headerLength;
+  const protocol = b[start + 9] as number;
+  const l4 = start + headerLength;
+  if (protocol === IPPROTO_TCP) {
+    if (declared < 20) return 'bad-ip-header';
+    if (available < TCP_NEEDED) return 'truncated';
+    if ((b[l4 + 12] as number) >> 4 < 5) return 'bad-tcp-header';
+    return {
+      source: formatIPv4(b, start + 12),
+      family: 4,
+      destination: formatIPv4(b, start + 16),
+      protocol: 'tcp',
+      port: beU16(b, l4 + 2),
+      tcpFlags: (b[l4 + 13] as number) & 0x3f,
+      at,
+    };
+  }
+  if (protocol === IPPROTO_UDP) {
+    if (declared < 8) return 'bad-ip-header';
+    if (available < UDP_NEEDED) return 'truncated';
+    return {
+      source: formatIPv4(b, start + 12),
+      family: 4,
+      destination: formatIPv4(b, start + 16),
+      protocol: 'udp',
+      port: beU16(b, l4 + 2),
+      tcpFlags: 0,
+      at,
+    };
+  }
+  return 'not-tcp-udp';
+}
+
+function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number): KnockEvent | NflogRejectReason {
+  if (captured < 1) return 'truncated';
+  if ((b[start] as number) >> 4 !== 6) return 'bad-ip-header';
+  if (captured < 40) return 'truncated';
+  const payloadLength = beU16(b, start + 4);
+  // A zero payload length means a jumbogram, which never carries a knock.
+  if (payloadLength === 0) return 'bad-ip-header';
+  const declaredEnd = start + 40 + payloadLength;
+  const capturedEnd = start + captured < declaredEnd ? start + captured : declaredEnd;
+  let next = b[start + 6] as number;
+  let p = start + 40;
+  for (;;) {
+    if (next === IPPROTO_TCP || next === IPPROTO_UDP) break;
+    if (next === 0 || next === 43 || next === 60 || next === 51) {
+      if (capturedEnd - p < 2) return p + 2 > declaredEnd ? 'bad-ip-header' : 'truncated';
+      const length = next === 51 ? ((b[p + 1] as number) + 2) * 4 : ((b[p + 1] as number) + 1) * 8;
+      next = b[p] as number;
+      p += length;
+    } else if (next === 44) {
+      if (capturedEnd - p < 8) return p + 8 > declaredEnd ? 'bad-ip-header' : 'truncated';
+      if (beU16(b, p + 2) >> 3 !== 0) return 'fragment';
+      next = b[p] as number;
+      p += 8;
+    } else {
+      // ESP hides the ports, 59 says nothing follows, anything else is not a knock.
+      return 'not-tcp-udp';
+    }
+    if (p > declaredEnd) return 'bad-ip-header';
+  }
+  const declared = declaredEnd - p;
+  const available = capturedEnd - p;
+  if (next === IPPROTO_TCP) {
+    if (declared < 20) return 'bad-ip-header';
+    if (available < TCP_NEEDED) return 'truncated';
+    if ((b[p + 12] as number) >> 4 < 5) return 'bad-tcp-header';
+    return {
+      source: formatIPv6(b, start + 8),
+      family: 6,
+      destination: formatIPv6(b, start + 24),
+      protocol: 'tcp',
+      port: beU16(b, p + 2),
+      tcpFlags: (b[p + 13] as number) & 0x3f,
+      at,
+    };
+  }
+  if (declared < 8) return 'bad-ip-header';
+  if (available < UDP_NEEDED) return 'truncated';
+  return {
+    source: formatIPv6(b, start + 8),
+    family: 6,
+    destination: formatIPv6(b, start + 24),
+    protocol: 'udp',
+    port: beU16(b, p + 2),
+    tcpFlags: 0,
+    at,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration requests (sent once at start and at close, so clarity beats allocation here).
+
+export interface NflogConfig {
+  group: number;
+  /** Bytes of each packet to copy: enough for IPv6, a few extension headers and the TCP flags. */
+  copyRange: number;
+  /** Messages the kernel batches before sending (1 = send each at once). */
+  qthreshold: number;
+  /** Longest the kernel holds a partial batch, in 1/100 s. */
+  timeoutCentiseconds: number;
+  /** NFULNL_CFG_F_* bits. */
+  flags: number;
+  /** Size of the kernel's batch buffer (NFULA_CFG_NLBUFSIZ); the kernel's default when absent. */
+  bufferBytes?: number;
+  /**
+   * Also send PF_UNBIND/PF_BIND for AF_INET and AF_INET6. Only pre-3.17 kernels need it for NFLOG;
+   * on newer ones PF_UNBIND would detach whatever default logger the admin set, so it is opt-in.
+   */
+  bindProtocolFamilies?: boolean;
+  /** Sequence number of the first request; the rest follow consecutively. */
+  firstSequence?: number;
+}
+
+function validateConfig(config: NflogConfig): void {
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new NfknockError(ErrorCodes.CONFIG_INVALID, `NFLOG ${what}`);
+  };
+  const isU32 = (n: number | undefined) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+  check(Number.isInteger(config.group) && config.group >= 0 && config.group <= 0xffff, `group must be 0-65535, got ${config.group}`);
+  check(Number.isInteger(config.copyRange) && config.copyRange >= 1 && config.copyRange <= 0xfffb, `copy range must be 1-65531 bytes, got ${config.copyRange}`);
+  check(isU32(config.qthreshold) && config.qthreshold >= 1, `queue threshold must be at least 1, got ${config.qthreshold}`);
+  check(isU32(config.timeoutCentiseconds), `timeout must be a non-negative number of 1/100 s, got ${config.timeoutCentiseconds}`);
+  check(Number.isInteger(config.flags) && config.flags >= 0 && config.flags <= 0xffff, `flags must be 0-0xffff, got ${config.flags}`);
+  check(config.bufferBytes === undefined || isU32(config.bufferBytes), `buffer size must be a byte count, got ${config.bufferBytes}`);
+}
+
+interface Attribute {
+  type: number;
+  data: Uint8Array;
+}
+
+function u8(value: number): Uint8Array {
+  return Uint8Array.of(value);
+}
+
+function be16(value: number): Uint8Array {
+  return Uint8Array.of(value >> 8, value & 0xff);
+}
+
+function be32(value: number): Uint8Array {
+  return Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+}
+
+function writeHostU16(b: Buffer, o: number, v: number): void {
+  if (hostIsLittleEndian) b.writeUInt16LE(v, o);
+  else b.writeUInt16BE(v, o);
+}
+
+function writeHostU32(b: Buffer, o: number, v: number): void {
+  if (hostIsLittleEndian) b.writeUInt32LE(v >>> 0, o);
+  else b.writeUInt32BE(v >>> 0, o);
+}
+
+/** One NFULNL_MSG_CONFIG request with NLM_F_ACK, for `family` (AF_UNSPEC for group commands). */
+export function buildNflogConfigMessage(group: number, family: number, sequence: number, attributes: Attribute[]): Buffer {
+  const bodyLength = attributes.reduce((sum, a) => sum + align4(NLA_HDRLEN + a.data.length), 0);
+  const length = NLMSG_HDRLEN + NFGENMSG_LEN + bodyLength;
+  const b = Buffer.alloc(length);
+  writeHostU32(b, 0, length);
+  writeHostU16(b, 4, NFLOG_CONFIG_TYPE);
+  writeHostU16(b, 6, NLM_F_REQUEST | NLM_F_ACK);
+  writeHostU32(b, 8, sequence);
+  writeHostU32(b, 12, 0);
+  b[16] = family;
+  b[17] = NFNETLINK_V0;
+  b.writeUInt16BE(group, 18);
+  let p = NLMSG_HDRLEN + NFGENMSG_LEN;
+  for (const a of attributes) {
+    writeHostU16(b, p, NLA_HDRLEN + a.data.length);
+    writeHostU16(b, p + 2, a.type);
+    b.set(a.data, p + NLA_HDRLEN);
+    p += align4(NLA_HDRLEN + a.data.length);
+  }
+  return b;
+}
+
+/** The requests that bind `group` and set its copy mode and batching, in the order to send them. */
+export function buildNflogConfigMessages(config: NflogConfig): Buffer[] {
+  validateConfig(config);
+  let sequence = config.firstSequence ?? 1;
+  const messages: Buffer[] = [];
+  const command = (family: number, group: number, cmd: number) =>
+    messages.push(buildNflogConfigMessage(group, family, sequence++, [{ type: NfulaCfgAttr.CMD, data: u8(cmd) }]));
+  if (config.bindProtocolFamilies) {
+    for (const family of [AF_INET, AF_INET6]) {
+      command(family, 0, NfulnlCfgCmd.PF_UNBIND);
+      command(family, 0, NfulnlCfgCmd.PF_BIND);
+    }
+  }
+  command(0, config.group, NfulnlCfgCmd.BIND);
+  const settings: Attribute[] = [
+    // struct nfulnl_msg_config_mode is packed: be32 copy_range, u8 copy_mode, u8 pad.
+    { type: NfulaCfgAttr.MODE, data: Uint8Array.of(...be32(config.copyRange), NFULNL_COPY_PACKET, 0) },
+    { type: NfulaCfgAttr.QTHRESH, data: be32(config.qthreshold) },
+    { type: NfulaCfgAttr.TIMEOUT, data: be32(config.timeoutCentiseconds) },
+    { type: NfulaCfgAttr.FLAGS, data: be16(config.flags) },
+  ];
+  if (config.bufferBytes !== undefined) settings.push({ type: NfulaCfgAttr.NLBUFSIZ, data: be32(config.bufferBytes) });
+  messages.push(buildNflogConfigMessage(config.group, 0, sequence++, settings));
+  return messages;
+}
+
+/** The request that releases `group`, so another process (or our restart) can bind it. */
+export function buildNflogUnbindMessage(group: number, sequence: number): Buffer {
+  return buildNflogConfigMessage(group, 0, sequence, [{ type: NfulaCfgAttr.CMD, data: u8(NfulnlCfgCmd.UNBIND) }]);
+}
+
+export interface NetlinkReply {
+  /** Sequence number of the request this answers. */
+  sequence: number;
+  /** 0 for an ACK, else the positive errno (1 = EPERM, 16 = EBUSY...). */
+  errno: number;
+}
+
+/** The ACK/error replies in one recv(); other messages (and broken framing) are skipped. */
+export function decodeNetlinkReplies(buf: Uint8Array): NetlinkReply[] {
+  const replies: NetlinkReply[] = [];
+  decodeNflogBatch(
+    buf,
+    { prefix: '', receivedAt: 0 },
+    {
+      event: () => undefined,
+      reject: (reason, errno, sequence) => {
+        if (reason === 'nlmsg-error') replies.push({ sequence, errno });
+      },
+      control: (kind, sequence) => {
+        if (kind === 'ack') replies.push({ sequence, errno: 0 });
+      },
+    },
+  );
+  return replies;
+}

@@ -1,0 +1,304 @@
+import { readFileSync } from 'node:fs';
+import { RawNetlinkSocket, Protocol } from 'netlink';
+import type { Logger } from 'pino';
+import type { Clock, KnockEvent } from '../core/types.js';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import {
+  buildNflogConfigMessages,
+  buildNflogUnbindMessage,
+  decodeNflogBatch,
+  type NetlinkControlKind,
+  type NflogBatchHandler,
+  type NflogRejectReason,
+} from '../decode/nflog.js';
+import { InterfaceNames } from './nflog-interfaces.js';
+import type { KnockSource, SourceSink } from './types.js';
+
+/** The part of the netlink package's RawNetlinkSocket this source uses; tests substitute a fake. */
+export interface NflogSocket {
+  on(event: 'message' | 'truncatedMessage', listener: (msg: Buffer) => void): unknown;
+  on(event: 'error', listener: (error: Error & { code?: string; errno?: number }) => void): unknown;
+  send(msg: Uint8Array, options?: undefined, callback?: (error?: Error & { code?: string; errno?: number }) => void): void;
+  close(): void;
+  getRecvBufferSize(): number;
+}
+
+export interface NflogSourceOptions {
+  group: number;
+  /** NFLOG prefix of our rules, compared exactly (`--nflog-prefix portknock`). */
+  prefix: string;
+  sink: SourceSink;
+  clock: Clock;
+  /** Only knocks that came in on this interface count; others are rejected as 'interface'. */
+  interface?: string;
+  /** SO_RCVBUF to ask for; the kernel caps it at net.core.rmem_max (and reports double). Default 8 MiB. */
+  receiveBufferBytes?: number;
+  log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  /** How long to wait for the kernel to ACK each config request; default 5 s. */
+  replyTimeoutMs?: number;
+  /** For tests: where interface indexes are read (default /sys/class/net). */
+  sysClassNet?: string;
+  /** For tests: where bound NFLOG groups are listed (default /proc/net/netfilter/nfnetlink_log). */
+  procNfnetlinkLog?: string;
+  /** For tests: the socket to use instead of a real NETLINK_NETFILTER socket. */
+  openSocket?: (receiveBufferBytes: number) => NflogSocket;
+}
+
+/** Enough for an IPv6 header, ~70 bytes of extension headers and the TCP flags byte. */
+export const NFLOG_COPY_RANGE = 128;
+/**
+ * Batching: the kernel sends when 64 messages are queued, its 32 KiB buffer is full or 10 ms passed.
+ * Knock times come from NFULA_TIMESTAMP when the kernel stamps the packet; otherwise from our receive
+ * time, which batching delays by at most the timeout.
+ */
+const QUEUE_THRESHOLD = 64;
+const FLUSH_TIMEOUT_CENTISECONDS = 1;
+const KERNEL_BUFFER_BYTES = 32 * 1024;
+const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
+const EPERM = 1;
+const EBUSY = 16;
+
+interface PendingRequest {
+  resolve(): void;
+  reject(error: NfknockError): void;
+  timer: NodeJS.Timeout;
+  what: string;
+}
+
+/**
+ * Reads knocks from an NFLOG group over NETLINK_NETFILTER. The kernel delivers a group's packets to
+ * the one socket that bound it (unicast), so a second reader cannot silently share or steal them:
+ * binding fails, and start() says which process holds the group.
+ */
+export class NflogSource implements KnockSource {
+  private readonly options: NflogSourceOptions;
+  private readonly interfaces: InterfaceNames;
+  private socket: NflogSocket | undefined;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextSequence = 1;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private receivedAt = 0;
+  private readonly handler: NflogBatchHandler;
+  /** SO_RCVBUF as the kernel reports it after start(). */
+  receiveBufferBytes = 0;
+
+  constructor(options: NflogSourceOptions) {
+    this.options = options;
+    this.interfaces = new InterfaceNames(options.clock, options.sysClassNet);
+    this.handler = {
+      event: (event, ifindex) => this.deliver(event, ifindex),
+      reject: (reason, errno, sequence) => this.rejected(reason, errno, sequence),
+      control: (kind, sequence) => this.controlled(kind, sequence),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { group } = this.options;
+    const wanted = this.options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
+    let socket: NflogSocket;
+    try {
+      socket = (this.options.openSocket ?? openNetfilterSocket)(wanted);
+    } catch (error) {
+      throw new NfknockError(ErrorCodes.SOURCE_UNAVAILABLE, `cannot open a NETLINK_NETFILTER socket for NFLOG group ${group}: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    this.socket = socket;
+    socket.on('message', (msg) => this.receive(msg));
+    socket.on('truncatedMessage', (msg) => {
+      this.options.log?.warn({ bytes: msg.length }, 'nflog: a netlink message was larger than the receive buffer and was cut');
+      this.receive(msg);
+    });
+    socket.on('error', (error) => this.socketError(error));
+    this.receiveBufferBytes = socket.getRecvBufferSize();
+    this.options.log?.info({ group, requested: wanted, obtained: this.receiveBufferBytes }, 'nflog: socket receive buffer');
+
+    const messages = buildNflogConfigMessages({
+      group,
+      copyRange: NFLOG_COPY_RANGE,
+      qthreshold: QUEUE_THRESHOLD,
+      timeoutCentiseconds: FLUSH_TIMEOUT_CENTISECONDS,
+      flags: 0,
+      bufferBytes: KERNEL_BUFFER_BYTES,
+      firstSequence: this.nextSequence,
+    });
+    this.nextSequence += messages.length;
+    const steps = ['bind NFLOG group', 'set copy mode and batching of NFLOG group'];
+    try {
+      for (const [i, message] of messages.entries()) await this.request(message, steps[i] ?? 'configure NFLOG group');
+    } catch (error) {
+      await this.shutdown(false);
+      throw error;
+    }
+    this.options.log?.info({ group, prefix: this.options.prefix, interface: this.options.interface }, 'nflog: listening');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown(true);
+    return this.closing;
+  }
+
+  private async shutdown(unbind: boolean): Promise<void> {
+    const socket = this.socket;
+    if (socket && unbind && !this.closed) {
+      // The kernel also frees the group when the socket closes; unbinding first makes that explicit.
+      const sequence = this.nextSequence++;
+      await this.request(buildNflogUnbindMessage(this.options.group, sequence), 'unbind NFLOG group', 1000).catch((error: unknown) =>
+        this.options.log?.debug({ error: describe(error) }, 'nflog: unbind was not acknowledged'),
+      );
+    }
+    this.closed = true;
+    for (const request of this.pending.values()) {
+      clearTimeout(request.timer);
+      request.reject(new NfknockError(ErrorCodes.SOURCE_FAILED, `NFLOG source closed while waiting to ${request.what}`));
+    }
+    this.pending.clear();
+    this.socket = undefined;
+    socket?.close();
+  }
+
+  private request(message: Buffer, what: string, timeoutMs = this.options.replyTimeoutMs ?? 5000): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new NfknockError(ErrorCodes.SOURCE_FAILED, `cannot ${what}: socket is closed`));
+    const sequence = hostSequence(message);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(sequence);
+        reject(new NfknockError(ErrorCodes.SOURCE_FAILED, `the kernel did not answer the request to ${what} ${this.options.group} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(sequence, { resolve, reject, timer, what });
+      socket.send(message, undefined, (error) => {
+        if (error === undefined) return;
+        const waiting = this.pending.get(sequence);
+        if (!waiting) return;
+        clearTimeout(waiting.timer);
+        this.pending.delete(sequence);
+        waiting.reject(this.requestError(what, error.errno ?? 0, error));
+      });
+    });
+  }
+
+  private requestError(what: string, errno: number, cause?: unknown): NfknockError {
+    const { group } = this.options;
+    const holder = errno === EPERM || errno === EBUSY ? this.groupHolder() : undefined;
+    if (holder !== undefined) {
+      return new NfknockError(
+        ErrorCodes.SOURCE_UNAVAILABLE,
+        `NFLOG group ${group} is already bound by another netlink socket (port ${holder}${processHint(holder)}); stop the other reader (ulogd, another nfknockd) or choose another NFLOG group`,
+        { cause },
+      );
+    }
+    if (errno === EBUSY) {
+      return new NfknockError(ErrorCodes.SOURCE_UNAVAILABLE, `NFLOG group ${group} is already bound (EBUSY); choose another NFLOG group`, { cause });
+    }
+    if (errno === EPERM) {
+      return new NfknockError(
+        ErrorCodes.PERMISSION,
+        `not allowed to ${what} ${group}: reading NFLOG needs CAP_NET_ADMIN (run as root, or grant the capability, e.g. AmbientCapabilities=CAP_NET_ADMIN in the systemd unit)`,
+        { cause },
+      );
+    }
+    return new NfknockError(ErrorCodes.SOURCE_FAILED, `the kernel refused to ${what} ${group}: ${errnoName(errno)}`, { cause });
+  }
+
+  /** The netlink port holding our group, from /proc/net/netfilter/nfnetlink_log; undefined if free. */
+  private groupHolder(): number | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.options.procNfnetlinkLog ?? '/proc/net/netfilter/nfnetlink_log', 'utf8');
+    } catch {
+      return undefined;
+    }
+    for (const line of text.split('\n')) {
+      const [group, portid] = line.trim().split(/\s+/).map(Number);
+      if (group === this.options.group && portid !== undefined && Number.isInteger(portid)) return portid;
+    }
+    return undefined;
+  }
+
+  private receive(msg: Buffer): void {
+    if (this.closed) return;
+    this.receivedAt = this.options.clock.now();
+    decodeNflogBatch(msg, { prefix: this.options.prefix, receivedAt: this.receivedAt }, this.handler);
+  }
+
+  private deliver(event: KnockEvent, ifindex: number): void {
+    const name = ifindex === 0 ? undefined : this.interfaces.nameOf(ifindex);
+    if (name !== undefined) event.inInterface = name;
+    const wanted = this.options.interface;
+    if (wanted !== undefined && name !== wanted) {
+      this.options.sink.reject('interface', `${event.source} on ${name ?? `ifindex ${ifindex}`}`);
+      return;
+    }
+    this.options.sink.event(event);
+  }
+
+  private rejected(reason: NflogRejectReason, errno: number, sequence: number): void {
+    if (reason === 'nlmsg-error') {
+      const waiting = this.pending.get(sequence);
+      if (waiting) {
+        clearTimeout(waiting.timer);
+        this.pending.delete(sequence);
+        waiting.reject(this.requestError(waiting.what, errno));
+        return;
+      }
+      this.options.sink.reject(reason, errnoName(errno));
+      return;
+    }
+    this.options.sink.reject(reason);
+  }
+
+  private controlled(kind: NetlinkControlKind, sequence: number): void {
+    if (kind === 'ack') {
+      const waiting = this.pending.get(sequence);
+      if (!waiting) return;
+      clearTimeout(waiting.timer);
+      this.pending.delete(sequence);
+      waiting.resolve();
+    } else if (kind === 'overrun') {
+      this.options.sink.overrun('nflog');
+    }
+    // 'done' ends each kernel batch and 'noop' carries nothing: neither is input to count.
+  }
+
+  private socketError(error: Error & { code?: string; errno?: number }): void {
+    if (this.closed) return;
+    if (error.code === 'ENOBUFS') {
+      // The kernel dropped messages because our receive buffer was full; the socket stays usable.
+      this.options.log?.warn({ group: this.options.group, receiveBufferBytes: this.receiveBufferBytes }, 'nflog: kernel dropped log messages (ENOBUFS)');
+      this.options.sink.overrun('nflog');
+      return;
+    }
+    this.options.sink.trouble(new NfknockError(ErrorCodes.SOURCE_FAILED, `NFLOG socket error: ${describe(error)}`, { cause: error }));
+  }
+}
+
+function openNetfilterSocket(receiveBufferBytes: number): NflogSocket {
+  // Peeking sizes each read to the message, so a kernel batch is never cut however large it grows.
+  return new RawNetlinkSocket(Protocol.NETFILTER, { recvBufferSize: receiveBufferBytes, sendBufferSize: 0, messagePeeking: true });
+}
+
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+function hostSequence(message: Buffer): number {
+  return hostIsLittleEndian ? message.readUInt32LE(8) : message.readUInt32BE(8);
+}
+
+const errnoNames: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 22: 'EINVAL', 95: 'EOPNOTSUPP', 105: 'ENOBUFS' };
+function errnoName(errno: number): string {
+  return errnoNames[errno] ?? `errno ${errno}`;
+}
+
+/** libnl and the netlink package derive a socket's port from the PID (low 22 bits): name it if alive. */
+function processHint(portid: number): string {
+  const pid = portid & 0x3fffff;
+  try {
+    return `, probably process ${pid} "${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}"`;
+  } catch {
+    return '';
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

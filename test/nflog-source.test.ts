@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NflogSource, type NflogSocket } from '../src/sources/nflog.js';
+import type { KnockEvent } from '../src/core/types.js';
+import type { NfknockError } from '../src/core/errors.js';
+import { errorMessage, doneMessage, ipv4Packet, packetMessage, transportBytes } from './helpers/nflog-builder.js';
+
+const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const sequenceOf = (m: Uint8Array) => (little ? Buffer.from(m).readUInt32LE(8) : Buffer.from(m).readUInt32BE(8));
+/** The NFULA_CFG_CMD byte of a config request, or undefined for the settings request. */
+const commandOf = (m: Uint8Array) => (m.length === 28 && m[22] === 1 ? m[24] : undefined);
+
+class FakeSocket extends EventEmitter implements NflogSocket {
+  sent: Uint8Array[] = [];
+  closed = false;
+  constructor(private readonly answer: (m: Uint8Array) => number | 'silent' = () => 0) {
+    super();
+  }
+  send(msg: Uint8Array, _options?: undefined, callback?: (error?: Error) => void): void {
+    this.sent.push(msg);
+    callback?.();
+    const errno = this.answer(msg);
+    if (errno !== 'silent') setImmediate(() => this.emit('message', errorMessage(errno, sequenceOf(msg))));
+  }
+  close(): void {
+    this.closed = true;
+  }
+  getRecvBufferSize(): number {
+    return 8 << 20;
+  }
+}
+
+function recordingSink() {
+  const record = { events: [] as KnockEvent[], rejects: [] as Array<[string, string | undefined]>, overruns: [] as string[], troubles: [] as NfknockError[] };
+  return {
+    record,
+    sink: {
+      event: (e: KnockEvent) => record.events.push(e),
+      reject: (reason: string, detail?: string) => record.rejects.push([reason, detail]),
+      overrun: (what: string) => record.overruns.push(what),
+      trouble: (error: NfknockError) => record.troubles.push(error),
+    },
+  };
+}
+
+function fakeSysClassNet(interfaces: Record<string, number>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nfkb-net-'));
+  for (const [name, index] of Object.entries(interfaces)) {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'ifindex'), `${index}\n`);
+  }
+  return dir;
+}
+
+const udpKnock = (ifindex: number, port = 7000) =>
+  packetMessage({ ifindex, payload: ipv4Packet({ source: '192.0.2.1', destination: '192.0.2.2', protocol: 17, transport: transportBytes({ protocol: 'udp', port }) }) });
+
+test('start binds and configures the group, waiting for each ACK; close unbinds and closes the socket', async () => {
+  const socket = new FakeSocket();
+  const { sink } = recordingSink();
+  const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket });
+  await source.start();
+  assert.equal(source.receiveBufferBytes, 8 << 20);
+  assert.deepEqual(socket.sent.map(commandOf), [1, undefined]);
+  await source.close();
+  assert.deepEqual(socket.sent.map(commandOf), [1, undefined, 2]);
+  assert.equal(socket.closed, true);
+});
+
+test('EPERM from the kernel becomes NFK_PERMISSION naming CAP_NET_ADMIN', async () => {
+  const socket = new FakeSocket(() => 1);
+  const { sink } = recordingSink();
+  const proc = join(mkdtempSync(join(tmpdir(), 'nfkb-proc-')), 'nfnetlink_log');
+  writeFileSync(proc, '');
+  const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket, procNfnetlinkLog: proc });
+  await assert.rejects(source.start(), (e: NfknockError) => e.code === 'NFK_PERMISSION' && /CAP_NET_ADMIN/.test(e.message));
+  assert.equal(socket.closed, true);
+});
+
+test('a group bound by another socket becomes NFK_SOURCE_UNAVAILABLE naming the group and its holder', async () => {
+  const socket = new FakeSocket(() => 1);
+  const { sink } = recordingSink();
+  const proc = join(mkdtempSync(join(tmpdir(), 'nfkb-proc-')), 'nfnetlink_log');
+  writeFileSync(proc, '    3  99999     0 2   128      1  1\n    5 4194305     0 2   128      1  1\n');
+  const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket, procNfnetlinkLog: proc });
+  await assert.rejects(source.start(), (e: NfknockError) => e.code === 'NFK_SOURCE_UNAVAILABLE' && /NFLOG group 5 is already bound .*port 4194305/.test(e.message));
+});
+
+test('EBUSY becomes NFK_SOURCE_UNAVAILABLE; a silent kernel times out as NFK_SOURCE_FAILED', async () => {
+  const { sink } = recordingSink();
+  const proc = '/nonexistent/nfnetlink_log';
+  const busy = new NflogSource({ group: 6, prefix: 'p', sink, clock: { now: () => 0 }, openSocket: () => new FakeSocket(() => 16), procNfnetlinkLog: proc });
+  await assert.rejects(busy.start(), (e: NfknockError) => e.code === 'NFK_SOURCE_UNAVAILABLE' && /group 6/.test(e.message));
+  const silent = new NflogSource({ group: 6, prefix: 'p', sink, clock: { now: () => 0 }, openSocket: () => new FakeSocket(() => 'silent'), replyTimeoutMs: 50 });
+  await assert.rejects(silent.start(), (e: NfknockError) => e.code === 'NFK_SOURCE_FAILED' && /did not answer/.test(e.message));
+});
+
+test('a socket that cannot be opened becomes NFK_SOURCE_UNAVAILABLE', async () => {
+  const { sink } = recordingSink();
+  const source = new NflogSource({
+    group: 6,
+    prefix: 'p',
+    sink,
+    clock: { now: () => 0 },
+    openSocket: () => {
+      throw new Error('Protocol not supported');
+    },
+  });
+  await assert.rejects(source.start(), (e: NfknockError) => e.code === 'NFK_SOURCE_UNAVAILABLE' && /Protocol not supported/.test(e.message));
+});
+
+test('events get their interface name; the interface filter rejects other interfaces; done is not counted', async () => {
+  const socket = new FakeSocket();
+  const { sink, record } = recordingSink();
+  const sysClassNet = fakeSysClassNet({ lo: 1, eth0: 2 });
+  try {
+    let now = 1234;
+    const source = new NflogSource({ group: 5, prefix: 'portknock', interface: 'eth0', sink, clock: { now: () => now }, openSocket: () => socket, sysClassNet });
+    await source.start();
+    socket.emit('message', Buffer.concat([udpKnock(2, 1), udpKnock(1, 2), udpKnock(0, 3), udpKnock(9, 4), doneMessage()]));
+    assert.deepEqual(
+      record.events.map((e) => [e.port, e.inInterface, e.at]),
+      [[1, 'eth0', 1234]],
+    );
+    assert.deepEqual(record.rejects, [
+      ['interface', '192.0.2.1 on lo'],
+      ['interface', '192.0.2.1 on ifindex 0'],
+      ['interface', '192.0.2.1 on ifindex 9'],
+    ]);
+    // A re-created interface is found by re-reading the table, at most once a second.
+    writeFileSync(join(sysClassNet, 'eth0', 'ifindex'), '9\n');
+    socket.emit('message', udpKnock(9, 5));
+    assert.equal(record.rejects.length, 4);
+    now += 1000;
+    socket.emit('message', udpKnock(9, 6));
+    assert.deepEqual(
+      record.events.map((e) => [e.port, e.inInterface]),
+      [
+        [1, 'eth0'],
+        [6, 'eth0'],
+      ],
+    );
+    await source.close();
+  } finally {
+    rmSync(sysClassNet, { recursive: true, force: true });
+  }
+});
+
+test('ENOBUFS is an overrun and reading goes on; other socket errors are trouble; nothing after close', async () => {
+  const socket = new FakeSocket();
+  const { sink, record } = recordingSink();
+  const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket, sysClassNet: '/nonexistent' });
+  await source.start();
+  socket.emit('error', Object.assign(new Error('recvmsg: No buffer space available'), { code: 'ENOBUFS', errno: 105 }));
+  socket.emit('message', udpKnock(0));
+  socket.emit('error', Object.assign(new Error('recvmsg: boom'), { code: 'EIO', errno: 5 }));
+  socket.emit('message', errorMessage(22, 999));
+  assert.deepEqual(record.overruns, ['nflog']);
+  assert.equal(record.events.length, 1);
+  assert.equal(record.troubles[0]?.code, 'NFK_SOURCE_FAILED');
+  assert.deepEqual(record.rejects, [['nlmsg-error', 'EINVAL']]);
+  await source.close();
+  socket.emit('message', udpKnock(0));
+  socket.emit('error', Object.assign(new Error('x'), { code: 'ENOBUFS' }));
+  assert.equal(record.events.length, 1);
+  assert.equal(record.overruns.length, 1);
+});
