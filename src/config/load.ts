@@ -1,0 +1,141 @@
+import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import type { Config, Door } from '../core/types.js';
+import { decodeBase32 } from './base32.js';
+import { parseOneTimeSequences } from './one-time.js';
+import { MIN_SECRET_BYTES, parseConfig } from './parse.js';
+import { ConfigError, throwIfAny, type ConfigProblem } from './problems.js';
+
+/** Far above any real knockd.conf; stops a wrong path (a log, an image) from being slurped. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** Group and other bits: a secret must be the owner's alone (like ssh's private keys). */
+const GROUP_OTHER_BITS = 0o077;
+
+/**
+ * Reads, parses and completes a knockd.conf: `Sequence_Secret = @/path` files are read (base32
+ * text, mode without group/other bits), One_Time_Sequences files are read and checked, and a
+ * secret written inline is refused when the config itself is readable by group or other.
+ * Unreadable config -> NFK_CONFIG_READ; everything else -> ConfigError (NFK_CONFIG_*).
+ */
+export async function loadConfig(path: string): Promise<Config> {
+  const { bytes, stats } = await readRegularFile(path, 'config file', MAX_CONFIG_BYTES).catch((error: unknown) => {
+    throw readError(path, 'config file', error);
+  });
+  const config = parseConfig(decodeUtf8(bytes, path), path);
+  const problems: ConfigProblem[] = [];
+  for (const door of config.doors) {
+    await completeTimeSequence(door, path, stats, problems);
+    await checkOneTimeFile(door, path, problems);
+  }
+  throwIfAny(problems);
+  return config;
+}
+
+async function completeTimeSequence(door: Door, configPath: string, configStats: Stats, problems: ConfigProblem[]): Promise<void> {
+  const spec = door.timeSequence;
+  if (!spec) return;
+  const line = door.keyLines['sequence_secret'] ?? door.line;
+  const refuse = (message: string, text: string) => problems.push({ code: ErrorCodes.CONFIG_INVALID, message, file: configPath, line, text });
+  if (spec.secretFile === undefined) {
+    if ((configStats.mode & GROUP_OTHER_BITS) !== 0) {
+      refuse(
+        `door [${door.name}]: Sequence_Secret is written in a file that group/other can access (mode ${modeText(configStats)}): chmod 600 ${configPath}, or use Sequence_Secret = @/path/to/secret`,
+        'Sequence_Secret = (not shown)',
+      );
+    }
+    return;
+  }
+  const secretPath = spec.secretFile;
+  let read: { bytes: Buffer; stats: Stats };
+  try {
+    read = await readRegularFile(secretPath, 'secret file', 4096);
+  } catch (error) {
+    refuse(`door [${door.name}]: ${readError(secretPath, 'secret file', error).message}`, `@${secretPath}`);
+    return;
+  }
+  if ((read.stats.mode & GROUP_OTHER_BITS) !== 0) {
+    refuse(`door [${door.name}]: secret file ${secretPath} can be accessed by group/other (mode ${modeText(read.stats)}): chmod 600 it`, `@${secretPath}`);
+    return;
+  }
+  const text = new TextDecoder('utf-8').decode(read.bytes);
+  const decoded = decodeBase32(text);
+  if (!decoded.ok) refuse(`door [${door.name}]: secret file ${secretPath}: ${decoded.message}`, `@${secretPath}`);
+  else if (decoded.bytes.length < MIN_SECRET_BYTES) {
+    refuse(`door [${door.name}]: secret file ${secretPath} holds ${decoded.bytes.length} bytes; at least ${MIN_SECRET_BYTES} are needed`, `@${secretPath}`);
+  } else spec.secret = decoded.bytes;
+}
+
+async function checkOneTimeFile(door: Door, configPath: string, problems: ConfigProblem[]): Promise<void> {
+  if (door.oneTimeFile === undefined) return;
+  const file = door.oneTimeFile;
+  let bytes: Buffer;
+  try {
+    ({ bytes } = await readRegularFile(file, 'one-time sequences file', MAX_CONFIG_BYTES));
+  } catch (error) {
+    problems.push({
+      code: ErrorCodes.CONFIG_INVALID,
+      message: `door [${door.name}]: ${readError(file, 'one-time sequences file', error).message}`,
+      file: configPath,
+      line: door.keyLines['one_time_sequences'] ?? door.line,
+      text: file,
+    });
+    return;
+  }
+  try {
+    parseOneTimeSequences(decodeUtf8(bytes, file), file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+}
+
+async function readRegularFile(path: string, what: string, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
+  const handle = await open(path, 'r');
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new NfknockError(ErrorCodes.CONFIG_READ, `${what} ${path} is not a regular file`);
+    if (stats.size > maxBytes) throw new NfknockError(ErrorCodes.CONFIG_READ, `${what} ${path} is larger than ${maxBytes} bytes`);
+    return { bytes: await handle.readFile(), stats };
+  } finally {
+    await handle.close();
+  }
+}
+
+function readError(path: string, what: string, error: unknown): NfknockError {
+  if (error instanceof NfknockError) return error;
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new NfknockError(ErrorCodes.CONFIG_READ, `cannot read ${what} ${path}: ${errno ?? 'error'} (${detail})`, {
+    cause: error,
+  });
+}
+
+/**
+ * Commands are handed to /bin/sh as JavaScript strings, which Node encodes as UTF-8: bytes that
+ * are not UTF-8 could not be passed on unchanged, so they are refused at their line.
+ */
+function decodeUtf8(bytes: Buffer, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let start = 0;
+    for (let line = 1; ; line++) {
+      const end = bytes.indexOf(0x0a, start);
+      const chunk = bytes.subarray(start, end < 0 ? bytes.length : end);
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(chunk);
+      } catch {
+        throw new ConfigError([
+          { code: ErrorCodes.CONFIG_SYNTAX, message: 'not valid UTF-8', file, line, text: new TextDecoder('utf-8').decode(chunk) },
+        ]);
+      }
+      if (end < 0) throw new NfknockError(ErrorCodes.INTERNAL, `${file}: invalid UTF-8 not found again line by line`);
+      start = end + 1;
+    }
+  }
+}
+
+function modeText(stats: Stats): string {
+  return `0${(stats.mode & 0o777).toString(8)}`;
+}
