@@ -34,6 +34,11 @@ export class ConfigError extends NfknockError {
     this.problems = problems;
   }
 
+  /** With several problems the message already lists each with its place; quote nothing twice. */
+  override describe(): string {
+    return this.problems.length === 1 ? super.describe() : this.message;
+  }
+
   private static messageFor(problems: readonly ConfigProblem[]): string {
     const first = problems[0] as ConfigProblem;
     if (problems.length === 1) return first.message;
