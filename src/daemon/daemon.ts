@@ -163,6 +163,8 @@ export class Daemon {
         return;
       case 'open':
         if (this.stopping) return;
+        // knockd logs a Stage line for the last knock too, then OPEN SESAME.
+        audit.stage(action.at, action.source, action.door.name, action.sequence.steps.length);
         audit.open(action.at, action.source, action.door.name, action.sequence.id);
         void this.enqueue(() => this.openDoor(action.door, action.source, action.family, action.at, action.sequence));
         return;
