@@ -1,0 +1,34 @@
+import { TcpFlag, type TcpFlagRule } from '../core/types.js';
+
+const order: [keyof typeof TcpFlag, number][] = [
+  ['FIN', TcpFlag.FIN],
+  ['SYN', TcpFlag.SYN],
+  ['RST', TcpFlag.RST],
+  ['PSH', TcpFlag.PSH],
+  ['ACK', TcpFlag.ACK],
+  ['URG', TcpFlag.URG],
+];
+
+function names(bits: number): string[] {
+  return order.filter(([, bit]) => (bits & bit) !== 0).map(([name]) => name);
+}
+
+/** Flags the rule compares: required and forbidden bits; the packet must show exactly the required ones. */
+function mask(rule: TcpFlagRule): number {
+  return rule.required | rule.forbidden;
+}
+
+/** `--tcp-flags SYN,ACK SYN`, or '' when the door accepts any TCP packet. */
+export function iptablesTcpFlags(rule: TcpFlagRule): string {
+  if (mask(rule) === 0) return '';
+  const comp = names(rule.required);
+  return ` --tcp-flags ${names(mask(rule)).join(',')} ${comp.length === 0 ? 'NONE' : comp.join(',')}`;
+}
+
+/** `tcp flags & (syn | ack) == syn`, or '' when the door accepts any TCP packet. */
+export function nftTcpFlags(rule: TcpFlagRule): string {
+  if (mask(rule) === 0) return '';
+  const comp = names(rule.required).map((name) => name.toLowerCase());
+  const maskNames = names(mask(rule)).map((name) => name.toLowerCase());
+  return ` tcp flags & (${maskNames.join(' | ')}) == ${comp.length === 0 ? '0' : comp.join(' | ')}`;
+}
