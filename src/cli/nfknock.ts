@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerKnockCommand } from '../client/command.js';
+import { registerRulesCommand } from '../rules/command.js';
+import { registerCheckCommand } from '../check/command.js';
+import { registerSecretCommand } from '../timeseq/secret-command.js';
 import { runCli } from './run-cli.js';
 import { packageVersion } from './version.js';
 
@@ -10,5 +13,8 @@ const program = new Command('nfknock')
   .helpOption('-h, --help', 'this help text');
 
 registerKnockCommand(program);
+registerRulesCommand(program);
+registerCheckCommand(program);
+registerSecretCommand(program);
 
 await runCli(program);

@@ -1,0 +1,33 @@
+import { Command } from 'commander';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { canonicalAddress } from '../core/address.js';
+import { loadConfig } from '../config/load.js';
+import { checkConfig, formatCheckReport } from './check.js';
+import { readListening } from './listening.js';
+
+interface CheckFlags {
+  config: string;
+  example: string;
+  json?: boolean;
+  strict?: boolean;
+}
+
+/** `nfknock check`: exit 0 for a config the daemon would run, non-zero with line-numbered errors otherwise. */
+export function registerCheckCommand(program: Command): Command {
+  return program
+    .command('check')
+    .description('validate a knockd.conf: print each door, its commands for an example address, and warnings')
+    .option('-c, --config <file>', 'knockd.conf to check', '/etc/knockd.conf')
+    .option('--example <address>', 'address to substitute for %IP% in the printed commands', '203.0.113.7')
+    .option('--json', 'machine-readable output')
+    .option('--strict', 'exit non-zero when there are warnings too')
+    .action(async (flags: CheckFlags) => {
+      const example = canonicalAddress(flags.example);
+      if (!example) throw new NfknockError(ErrorCodes.USAGE, '--example must be an IP address', { location: { text: flags.example } });
+      const config = await loadConfig(flags.config);
+      const report = checkConfig(config, await readListening(), example.address);
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
+      const warnings = report.warnings.filter((warning) => warning.severity === 'warning');
+      if (flags.strict && warnings.length > 0) process.exitCode = 1;
+    });
+}

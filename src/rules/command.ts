@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import type { Config, KnockStep } from '../core/types.js';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { loadConfig } from '../config/load.js';
+import { parseOneTimeSequences } from '../config/one-time.js';
+import { integerFlag } from '../daemon/options.js';
+import { generateRules, type RulesOptions, type ServicePort } from './generate.js';
+
+interface RulesFlags {
+  config: string;
+  target: 'nflog' | 'log';
+  group?: string;
+  prefix?: string;
+  family: '4' | '6';
+  complete?: boolean;
+  format: 'iptables' | 'nft';
+  floodGuard?: string;
+  service?: string[];
+}
+
+/** `nfknock rules`: the knock marks (or a whole default-deny table) for a knockd.conf, on stdout. */
+export function registerRulesCommand(program: Command): Command {
+  return program
+    .command('rules')
+    .description('print firewall rules that mark the knock ports of every door (iptables-restore or nft -f input)')
+    .option('-c, --config <file>', 'knockd.conf to read', '/etc/knockd.conf')
+    .addOption(new Option('--target <target>', 'NFLOG (netlink) or LOG (kernel log)').choices(['nflog', 'log']).default('nflog'))
+    .option('--group <n>', 'NFLOG group (default: NflogGroup of the config, else 5)')
+    .option('--prefix <text>', 'log prefix (default: LogPrefix of the config, else portknock)')
+    .addOption(new Option('--family <n>', 'iptables-restore (4) or ip6tables-restore (6) output').choices(['4', '6']).default('4'))
+    .option('--complete', 'a whole default-deny filter table, not a fragment for --noflush')
+    .addOption(new Option('--format <format>', 'output for iptables-restore or nft -f').choices(['iptables', 'nft']).default('iptables'))
+    .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40')
+    .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
+    .action(async (flags: RulesFlags) => {
+      const config = await loadConfig(flags.config);
+      const text = generateRules(config, await rulesOptions(config, flags));
+      process.stdout.write(text);
+    });
+}
+
+async function rulesOptions(config: Config, flags: RulesFlags): Promise<RulesOptions> {
+  return {
+    target: flags.target,
+    group: flags.group === undefined ? config.options.nflogGroup : integerFlag(flags.group, '--group', 0, 65535),
+    prefix: flags.prefix ?? config.options.logPrefix,
+    family: flags.family === '6' ? 6 : 4,
+    complete: flags.complete === true,
+    format: flags.format,
+    floodGuard: flags.floodGuard === undefined ? undefined : parseFloodGuard(flags.floodGuard),
+    oneTimeSteps: await oneTimeSteps(config),
+    servicePorts: (flags.service ?? []).map(parseService),
+  };
+}
+
+function parseFloodGuard(text: string): { perSourcePerSecond: number; burst: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) throw new NfknockError(ErrorCodes.USAGE, '--flood-guard takes RATE/BURST, e.g. 20/40', { location: { text } });
+  return { perSourcePerSecond: Number(match[1]), burst: Number(match[2]) };
+}
+
+function parseService(text: string): ServicePort {
+  const match = /^(tcp|udp)\/(\d+)$/.exec(text);
+  if (!match) throw new NfknockError(ErrorCodes.USAGE, '--service takes PROTO/PORT, e.g. tcp/443', { location: { text } });
+  return { protocol: match[1] as 'tcp' | 'udp', port: Number(match[2]) };
+}
+
+/** The ports of every unused one-time sequence: the kernel must mark them before they are used. */
+async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
+  const result = new Map<string, KnockStep[]>();
+  for (const door of config.doors) {
+    if (door.oneTimeFile === undefined) continue;
+    const parsed = parseOneTimeSequences(await readFile(door.oneTimeFile, 'utf8'), door.oneTimeFile);
+    result.set(door.name, parsed.lines.flatMap((line) => line.steps));
+  }
+  return result;
+}
