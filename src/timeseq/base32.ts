@@ -31,13 +31,14 @@ const VALID_TAIL_LENGTHS = new Set([0, 2, 4, 5, 7]);
  * string: a typo in a secret must be an error, never a silently different secret.
  */
 export function decodeBase32(text: string): Uint8Array {
-  const upper = text.toUpperCase();
+  // ASCII-only case folding: toUpperCase() would turn U+017F (long s) into S.
+  const upper = text.replace(/[a-z]/g, (c) => c.toUpperCase());
   const firstPad = upper.indexOf('=');
   const body = firstPad < 0 ? upper : upper.slice(0, firstPad);
   if (firstPad >= 0) {
     const padding = upper.slice(firstPad);
     if (!/^=+$/.test(padding)) throw bad('padding "=" may only appear at the end');
-    if (upper.length % 8 !== 0) throw bad('padded base32 must be a multiple of 8 characters long');
+    if (upper.length % 8 !== 0) throw bad('with padding, base32 must be a multiple of 8 characters long');
     // Padding is exactly what is needed to reach the next multiple of 8; a full "========" block is invalid.
     if (padding.length >= 8) throw bad('too much padding');
   }
@@ -49,7 +50,7 @@ export function decodeBase32(text: string): Uint8Array {
   let written = 0;
   for (let i = 0; i < body.length; i++) {
     const value = ALPHABET.indexOf(body.charAt(i));
-    if (value < 0) throw bad(`character ${JSON.stringify(text.charAt(i))} at position ${i + 1} is not base32 (A-Z, 2-7)`);
+    if (value < 0) throw bad(`the character at position ${i + 1} is not base32 (A-Z, 2-7)`);
     buffer = ((buffer << 5) | value) & 0xffff;
     bits += 5;
     if (bits >= 8) {
