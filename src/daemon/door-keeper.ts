@@ -1,18 +1,9 @@
 import type { Door, Family } from '../core/types.js';
 import { substituteCommand } from '../config/substitute.js';
 import { resolveStopCommand } from '../config/commands.js';
+import type { PendingClose } from '../runner/state-format.js';
 
-/** A door opened for one source that a stop command must close; persisted before the start command runs. */
-export interface PendingClose {
-  id: string;
-  door: string;
-  source: string;
-  family: Family;
-  /** Already substituted: the state file alone is enough to close the door after a crash. */
-  stopCommand: string;
-  openedAt: number;
-  closesAt: number;
-}
+export type { PendingClose };
 
 export type OpenPlan =
   /** Run the start command; with `pending`, persist it first. */
