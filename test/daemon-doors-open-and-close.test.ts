@@ -123,3 +123,16 @@ test('a command-only door (no stop command) runs its command on every open and r
   assert.deepEqual(world.commands, ['echo 10.0.0.2', 'echo 10.0.0.2']);
   assert.equal(daemon.openDoors.length, 0);
 });
+
+test('what the door keeper plans survives the state file format (ids included)', async () => {
+  const { DoorKeeper } = await import('../src/daemon/door-keeper.js');
+  const { serializeState, parseState } = await import('../src/runner/state-format.js');
+  const keeper = new DoorKeeper();
+  const plan = keeper.plan(makeDoor({ name: 'open SSH | now' }), 'fd00::2', 6, 1_700_000_000_000);
+  assert.equal(plan.kind, 'start');
+  const pending = plan.kind === 'start' ? plan.pending : undefined;
+  assert.ok(pending);
+  const parsed = parseState(serializeState([pending]));
+  assert.deepEqual(parsed.problems, []);
+  assert.deepEqual(parsed.pending, [pending]);
+});

@@ -4,6 +4,8 @@ import { registerKnockCommand } from '../client/command.js';
 import { registerRulesCommand } from '../rules/command.js';
 import { registerCheckCommand } from '../check/command.js';
 import { registerSecretCommand } from '../timeseq/secret-command.js';
+import { registerSimulateCommand } from '../simulate/command.js';
+import { registerStatusCommand } from '../status/command.js';
 import { runCli } from './run-cli.js';
 import { packageVersion } from './version.js';
 
@@ -15,6 +17,8 @@ const program = new Command('nfknock')
 registerKnockCommand(program);
 registerRulesCommand(program);
 registerCheckCommand(program);
+registerSimulateCommand(program);
+registerStatusCommand(program);
 registerSecretCommand(program);
 
 await runCli(program);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Door, Family } from '../core/types.js';
 import { substituteCommand } from '../config/substitute.js';
 import { resolveStopCommand } from '../config/commands.js';
@@ -34,7 +35,7 @@ export class DoorKeeper {
     return {
       kind: 'start',
       pending: {
-        id: `${door.name}|${source}|${at}`,
+        id: pendingCloseId(door.name, source, at),
         door: door.name,
         source,
         family,
@@ -88,4 +89,9 @@ export class DoorKeeper {
 
 function keyOf(door: string, source: string): string {
   return `${door}\n${source}`;
+}
+
+/** Door names are free text; the state file wants a plain token, so the id is a digest of what it names. */
+function pendingCloseId(door: string, source: string, at: number): string {
+  return `${at}-${createHash('sha256').update(`${door}\n${source}`).digest('hex').slice(0, 16)}`;
 }

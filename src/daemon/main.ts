@@ -14,8 +14,7 @@ import { NflogSource } from '../sources/nflog.js';
 import { KmsgSource } from '../sources/kmsg.js';
 import { KernelLogFileSource } from '../sources/file-follow.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
-import { candidateSteps, deriveSequence } from '../timeseq/derive.js';
-import type { TimeSequenceDeriver } from '../matcher/sequences.js';
+import { timeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
 import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
@@ -75,7 +74,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         read: (door) => readOneTimeLines(door),
         markUsed: (door, line) => markSequenceUsed(door.oneTimeFile as string, line),
       },
-      deriver: timeDeriver,
+      deriver: timeSequenceDeriver,
       openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true),
     },
     { pending: loaded.pending, usedSteps },
@@ -122,15 +121,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     process.on('SIGINT', onTerminate);
   });
 }
-
-const timeDeriver: TimeSequenceDeriver = {
-  stepsAt: (door, at) => (door.timeSequence ? candidateSteps(at, door.timeSequence.periodSeconds) : []),
-  derive: (door, step) => {
-    const spec = door.timeSequence;
-    if (!spec?.secret) throw new NfknockError(ErrorCodes.INTERNAL, `door ${door.name} has no loaded secret`);
-    return deriveSequence({ ...spec, secret: spec.secret }, door.name, step);
-  },
-};
 
 function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: boolean): KnockSource {
   const { options } = config;

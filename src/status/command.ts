@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { defaultOptions } from '../core/types.js';
+import { STATE_FILE_NAME } from '../runner/state-store.js';
+import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
+
+export interface StatusCommandOptions {
+  stateDir?: string;
+  json?: boolean;
+}
+
+export interface StatusCommandIo {
+  readFile(path: string): Promise<string>;
+  now(): number;
+  out(text: string): void;
+}
+
+export const defaultStatusCommandIo: StatusCommandIo = {
+  readFile: (path) => readFile(path, 'utf8'),
+  now: () => Date.now(),
+  out: (text) => process.stdout.write(text),
+};
+
+/**
+ * Reads the daemon's pending closes, read-only: unlike the daemon's StateStore it never creates the
+ * directory, never moves a bad file aside, so it is safe while the daemon runs (the daemon replaces
+ * the file by rename, so a read sees the old or the new file, never half of one).
+ */
+export async function readStatus(stateDir: string, io: Pick<StatusCommandIo, 'readFile'> = defaultStatusCommandIo): Promise<StatusSnapshot> {
+  const file = join(stateDir, STATE_FILE_NAME);
+  let text: string;
+  try {
+    text = await io.readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return missingSnapshot(file);
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new NfknockError(ErrorCodes.PERMISSION, `cannot read ${file}: the state directory is root's alone (run nfknock status as root)`, { cause: error });
+    }
+    throw new NfknockError(ErrorCodes.STATE_IO, `cannot read ${file}: ${code ?? String(error)}`, { cause: error });
+  }
+  return snapshotFromStateText(text, file);
+}
+
+export async function runStatusCommand(options: StatusCommandOptions, io: StatusCommandIo = defaultStatusCommandIo): Promise<void> {
+  const stateDir = options.stateDir ?? defaultOptions.stateDir;
+  if (stateDir.trim() === '') throw new NfknockError(ErrorCodes.USAGE, '--state-dir needs a value');
+  const snapshot = await readStatus(stateDir, io);
+  io.out(formatStatus(snapshot, io.now(), { json: options.json === true }));
+  if (snapshot.problems.length > 0) {
+    throw new NfknockError(
+      ErrorCodes.STATE_CORRUPT,
+      `${snapshot.problems.length} record(s) of ${snapshot.stateFile} are unusable (listed above); the doors they name may need closing by hand`,
+    );
+  }
+}
+
+/** Defines `status`; the CLI only calls this. */
+export function registerStatusCommand(program: Command, io: StatusCommandIo = defaultStatusCommandIo): Command {
+  return program
+    .command('status')
+    .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory')
+    .option('--state-dir <dir>', `the daemon's state directory (default ${defaultOptions.stateDir})`)
+    .option('--json', 'print JSON')
+    .action(async (options: StatusCommandOptions) => {
+      await runStatusCommand(options, io);
+    });
+}
