@@ -104,3 +104,47 @@ function zoneMinutes(zone: string): number {
   const sign = zone.startsWith('-') ? -1 : 1;
   return sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
 }
+
+/**
+ * imkmsg stamps a record `gettimeofday() - sysinfo().uptime + kmsg usec`, and sysinfo rounds the
+ * uptime up to whole seconds: stamps run up to 1 s early, by a different amount for each line.
+ */
+export const REPLAY_TOLERANCE_MS = 2000;
+/** Bounds the memory of recent lines under a flood. */
+const MAX_RECENT_LINES = 100_000;
+
+/**
+ * Recognises kernel lines that rsyslog wrote a second time: imkmsg re-reads the whole ring buffer
+ * whenever rsyslogd starts (measured with rsyslog 8.2302), so a restart writes every knock still in
+ * the buffer into the file again, with its old stamp. A line is a replay when its precise stamp is
+ * more than REPLAY_TOLERANCE_MS before the newest seen, or when it repeats the exact message of a line
+ * stamped within that tolerance (an identical packet, IP ID and ports included, is a retransmission,
+ * which the matcher ignores anyway). Whole-second stamps are not judged. Pure: feed it in file order.
+ * Limit: a wall clock stepped back further than the tolerance makes new lines look replayed until it
+ * has caught up again.
+ */
+export class SyslogReplayGuard {
+  private newest: number | undefined;
+  /** Lines stamped within REPLAY_TOLERANCE_MS of the newest, oldest first. */
+  private readonly recent: { stamp: number; message: string }[] = [];
+  private readonly recentMessages = new Set<string>();
+
+  /** True for a replay; otherwise records the line as seen and returns false. */
+  isReplay(line: Pick<SyslogLine, 'timestamp' | 'precise' | 'message'>): boolean {
+    if (!line.precise) return false;
+    const stamp = line.timestamp;
+    if (this.newest !== undefined && stamp < this.newest - REPLAY_TOLERANCE_MS) return true;
+    if (this.recentMessages.has(line.message)) return true;
+    this.newest = Math.max(this.newest ?? stamp, stamp);
+    this.recent.push({ stamp, message: line.message });
+    this.recentMessages.add(line.message);
+    const horizon = this.newest - REPLAY_TOLERANCE_MS;
+    for (;;) {
+      const oldest = this.recent[0];
+      if (oldest === undefined || (oldest.stamp >= horizon && this.recent.length <= MAX_RECENT_LINES)) break;
+      this.recent.shift();
+      this.recentMessages.delete(oldest.message);
+    }
+    return false;
+  }
+}

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { parseLogLine } from '../decode/log-line.js';
-import { parseSyslogLine } from '../decode/syslog.js';
+import { parseSyslogLine, SyslogReplayGuard } from '../decode/syslog.js';
 import type { KnockSource, SourceSink } from './types.js';
 
 export interface FileFollowerOptions {
@@ -19,6 +19,8 @@ export interface FileFollowerOptions {
   pollMs?: number;
   /** Longest line kept; longer ones are dropped up to their newline. Default 64 KiB. */
   maxLineBytes?: number;
+  /** At start, the last complete line already in the file (not delivered as a line), if any. */
+  onExistingTail?(line: string): void;
 }
 
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -66,6 +68,7 @@ export class FileFollower {
     if (opened) {
       opened.position = (await opened.handle.stat()).size;
       this.current = opened;
+      if (this.options.onExistingTail) await this.reportExistingTail(opened, this.options.onExistingTail);
     } else {
       this.reportMissing();
     }
@@ -230,6 +233,17 @@ export class FileFollower {
     return { handle, dev: info.dev, ino: info.ino, position: 0 };
   }
 
+  private async reportExistingTail(file: OpenFile, report: (line: string) => void): Promise<void> {
+    const length = Math.min(file.position, this.maxLineBytes + 1);
+    const tail = Buffer.alloc(length);
+    const { bytesRead } = await file.handle.read(tail, 0, length, file.position - length);
+    const text = tail.toString('utf8', 0, bytesRead);
+    const end = text.lastIndexOf('\n');
+    if (end < 0) return;
+    const line = text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
+    if (line.length > 0) report(stripCarriageReturn(line));
+  }
+
   private reportMissing(): void {
     if (this.missingReported) return;
     this.missingReported = true;
@@ -255,10 +269,14 @@ export interface KernelLogFileSourceOptions {
  * read it, milliseconds after the packet); a traditional stamp has whole seconds only, which would
  * make a 3-knock sequence look simultaneous or out of order, so those lines get the time we read
  * them instead.
+ *
+ * Replays: lines rsyslog writes again when imkmsg restarts are rejected as `replayed` (see
+ * SyslogReplayGuard), starting from the file's last line at start.
  */
 export class KernelLogFileSource implements KnockSource {
   private readonly options: KernelLogFileSourceOptions;
   private readonly follower: FileFollower;
+  private readonly replays = new SyslogReplayGuard();
 
   constructor(options: KernelLogFileSourceOptions) {
     this.options = options;
@@ -268,6 +286,7 @@ export class KernelLogFileSource implements KnockSource {
       onLine: (line) => this.handleLine(line),
       onDiscard: (reason) => sink.reject(reason),
       onTrouble: (error) => sink.trouble(error),
+      onExistingTail: (line) => this.notePreciseStamp(line),
     };
     if (options.pollMs !== undefined) followerOptions.pollMs = options.pollMs;
     this.follower = new FileFollower(followerOptions);
@@ -281,12 +300,19 @@ export class KernelLogFileSource implements KnockSource {
     return this.follower.close();
   }
 
+  private notePreciseStamp(line: string): void {
+    const now = this.options.clock.now();
+    const syslog = parseSyslogLine(line, now, -new Date(now).getTimezoneOffset());
+    if (syslog.ok) this.replays.isReplay(syslog.value);
+  }
+
   private handleLine(line: string): void {
     const { sink, clock, prefix } = this.options;
     try {
       const now = clock.now();
       const syslog = parseSyslogLine(line, now, -new Date(now).getTimezoneOffset());
       if (!syslog.ok) return sink.reject(syslog.reason, line.slice(0, 200));
+      if (this.replays.isReplay(syslog.value)) return sink.reject('replayed', line.slice(0, 200));
       const decoded = parseLogLine(syslog.value.message, prefix);
       if (!decoded.ok) return sink.reject(decoded.reason, line.slice(0, 200));
       const wanted = this.options.interface;
