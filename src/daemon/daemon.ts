@@ -98,14 +98,32 @@ export class Daemon {
   async reload(config: Config): Promise<void> {
     await this.loadOneTimeSequences(config.doors);
     const sourceChanged = describeSource(config) !== describeSource(this.config) || config.options.interface !== this.config.options.interface;
+    if (sourceChanged) await this.switchSource(config);
     this.matcher.replaceDoors(config.doors);
     this.config = config;
-    if (sourceChanged) {
-      await this.source?.close();
-      this.source = this.ports.openSource(config, this.sink());
-      await this.source.start();
-    }
     this.ports.audit.reloaded(this.ports.clock.now(), config.file);
+  }
+
+  /**
+   * The old source must be closed first (the new one may bind the same NFLOG group). If the new one
+   * cannot start (group taken, file missing), the old one is opened again and the reload refused:
+   * a bad reload must never leave the daemon deaf with every door shut for good.
+   */
+  private async switchSource(config: Config): Promise<void> {
+    await this.source?.close();
+    this.source = undefined;
+    const next = this.ports.openSource(config, this.sink());
+    try {
+      await next.start();
+    } catch (error) {
+      await next.close().catch(() => undefined);
+      await this.loadOneTimeSequences(this.config.doors).catch(() => undefined);
+      const previous = this.ports.openSource(this.config, this.sink());
+      await previous.start();
+      this.source = previous;
+      throw error;
+    }
+    this.source = next;
   }
 
   /**
