@@ -50,8 +50,10 @@ test('a door re-knocked while open extends its deadline without running the star
   const daemon = new Daemon(configWith([door]), world.ports);
   await daemon.start();
   knockAll(world);
+  await settle();
   await world.time.advance(6_000);
   knockAll(world);
+  await settle();
   await world.time.advance(5_000);
   assert.deepEqual(world.commands, [open], 'not closed at the first deadline, not started twice');
   await world.time.advance(5_000);
@@ -108,6 +110,7 @@ test('IPv6 knocks run the _6 commands, falling back to the IPv4 ones', async () 
   const daemon = new Daemon(configWith([v6]), world.ports);
   await daemon.start();
   knockAll(world, 'fd00::2');
+  await settle();
   await world.time.advance(10_000);
   assert.deepEqual(world.commands, ['ip6tables -A INPUT -s fd00::2 -j ACCEPT', 'iptables -D INPUT -s fd00::2 -p tcp --dport 22 -j ACCEPT']);
 });
@@ -135,4 +138,15 @@ test('what the door keeper plans survives the state file format (ids included)',
   const parsed = parseState(serializeState([pending]));
   assert.deepEqual(parsed.problems, []);
   assert.deepEqual(parsed.pending, [pending]);
+});
+
+test('cmd_timeout runs from when the door opens, not from an early log stamp', async () => {
+  const world = fakeWorld();
+  const daemon = new Daemon(configWith([door]), world.ports);
+  await daemon.start();
+  for (const [port, protocol] of [[7000, 'udp'], [8000, 'tcp'], [9000, 'udp']] as const) {
+    world.knock({ source: '10.0.0.2', family: 4, destination: '10.0.0.1', port, protocol, tcpFlags: protocol === 'tcp' ? 2 : 0, at: world.time.now - 900 });
+  }
+  await settle();
+  assert.equal(daemon.openDoors[0]?.closesAt, world.time.now + 10_000);
 });

@@ -52,6 +52,10 @@ export class Audit {
     this.emit(at, line.reloadMessage(configPath), { event: 'reload' });
   }
 
+  reloadRefused(at: number, configPath: string, problem: string): void {
+    this.emit(at, `re-reading config file ${configPath} failed, still running the previous configuration: ${problem}`, { event: 'reload-refused' }, 'error');
+  }
+
   stage(at: number, source: string, door: string, stage: number): void {
     this.limited('stage', at, line.stageMessage(source, door, stage), { event: 'stage', source, door, stage });
   }

@@ -10,6 +10,9 @@ import { DoorKeeper, type PendingClose } from './door-keeper.js';
 import type { Audit } from './audit.js';
 import { Counters } from './counters.js';
 
+/** How long SIGTERM waits for door operations in flight; the rest is on disk already. */
+const STOP_GRACE_MS = 700;
+
 export interface CommandOutcome {
   exitCode: number | null;
   signal: string | null;
@@ -135,9 +138,25 @@ export class Daemon {
     if (this.tickTimer) this.timers.clearInterval(this.tickTimer);
     if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
     await this.source?.close().catch((error: unknown) => this.ports.logger.warn({ err: error }, 'closing the source failed'));
-    await this.serial;
-    if (options.closeAll) await this.enqueue(() => this.closeDoors(this.keeper.takeAll()));
+    if (options.closeAll) {
+      await this.serial;
+      await this.enqueue(() => this.closeDoors(this.keeper.takeAll()));
+    } else {
+      // Every open is persisted before its command runs, so exiting while a door command still runs
+      // loses nothing: stop waiting after a moment instead of for the whole --command-timeout.
+      await this.within(this.serial, STOP_GRACE_MS);
+    }
     this.ports.audit.stopping(this.ports.clock.now());
+  }
+
+  private within(work: Promise<void>, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.timers.setTimeout(resolve, ms);
+      void work.then(() => {
+        this.timers.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private sink(): SourceSink {
@@ -199,7 +218,9 @@ export class Daemon {
 
   private async openDoor(door: Door, source: string, family: Family, at: number, sequence: Candidate): Promise<void> {
     const { audit, clock } = this.ports;
-    const plan = this.keeper.plan(door, source, family, at);
+    // cmd_timeout runs from now, when the command runs, not from the knock's log stamp: a log source
+    // may stamp lines up to a second early (rsyslog imkmsg), and a door must not close early.
+    const plan = this.keeper.plan(door, source, family, Math.max(at, clock.now()));
     if (plan.kind === 'extend') {
       const previous = this.keeper.get(door.name, source);
       this.keeper.commit(plan.pending);

@@ -99,7 +99,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
-          logger.error({ err: error }, `reload refused, still running the previous configuration: ${described}`);
+          audit.reloadRefused(Date.now(), flags.config, described);
         }
       });
     };
