@@ -277,6 +277,32 @@ function checkPrefix(buf: Uint8Array, at: number, length: number, expected: Uint
   return undefined;
 }
 
+// A server knocks on one or two of its own addresses: reuse the last destination's string instead
+// of building one per packet (a flood's every packet carries the same destination).
+let lastDestination4 = -1;
+let lastDestination4Text = '';
+const lastDestination6 = new Uint8Array(16);
+let lastDestination6Text = '';
+
+function destinationIPv4(b: Uint8Array, o: number): string {
+  const key = beU32(b, o);
+  if (key !== lastDestination4) {
+    lastDestination4Text = formatIPv4(b, o);
+    lastDestination4 = key;
+  }
+  return lastDestination4Text;
+}
+
+function destinationIPv6(b: Uint8Array, o: number): string {
+  let same = lastDestination6Text !== '';
+  for (let i = 0; same && i < 16; i++) same = b[o + i] === lastDestination6[i];
+  if (!same) {
+    lastDestination6Text = formatIPv6(b, o);
+    lastDestination6.set(b.subarray(o, o + 16));
+  }
+  return lastDestination6Text;
+}
+
 /** Bytes of the transport header we must see: TCP up to its flags byte, UDP its two ports. */
 const TCP_NEEDED = 14;
 const UDP_NEEDED = 4;
@@ -302,7 +328,7 @@ function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number):
     return {
       source: formatIPv4(b, start + 12),
       family: 4,
-      destination: formatIPv4(b, start + 16),
+      destination: destinationIPv4(b, start + 16),
       protocol: 'tcp',
       port: beU16(b, l4 + 2),
       tcpFlags: (b[l4 + 13] as number) & 0x3f,
@@ -315,7 +341,7 @@ function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number):
     return {
       source: formatIPv4(b, start + 12),
       family: 4,
-      destination: formatIPv4(b, start + 16),
+      destination: destinationIPv4(b, start + 16),
       protocol: 'udp',
       port: beU16(b, l4 + 2),
       tcpFlags: 0,
@@ -363,7 +389,7 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number):
     return {
       source: formatIPv6(b, start + 8),
       family: 6,
-      destination: formatIPv6(b, start + 24),
+      destination: destinationIPv6(b, start + 24),
       protocol: 'tcp',
       port: beU16(b, p + 2),
       tcpFlags: (b[p + 13] as number) & 0x3f,
@@ -375,7 +401,7 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number):
   return {
     source: formatIPv6(b, start + 8),
     family: 6,
-    destination: formatIPv6(b, start + 24),
+    destination: destinationIPv6(b, start + 24),
     protocol: 'udp',
     port: beU16(b, p + 2),
     tcpFlags: 0,

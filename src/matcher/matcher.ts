@@ -1,5 +1,6 @@
 import type { Door, Family, KnockEvent, KnockStep, Protocol } from '../core/types.js';
 import { SequenceBook, type Candidate } from './sequences.js';
+import { StageQueue, type StageQueueLinks } from './stage-queue.js';
 
 /**
  * The knock sequence state machine: one attempt per (source address, door), time injected through the
@@ -26,7 +27,7 @@ export interface MatcherOptions {
   sequences?: SequenceBook;
 }
 
-interface Attempt {
+interface Attempt extends StageQueueLinks<Attempt> {
   source: string;
   family: Family;
   doorIndex: number;
@@ -37,6 +38,8 @@ interface Attempt {
   lastProtocol: Protocol;
   /** Sequences still consistent with the knocks so far (several only for time-based doors). */
   candidates: Candidate[];
+  /** This source's entry in bySource, kept so that removing an attempt costs one map lookup, not two. */
+  slots: (Attempt | undefined)[] | undefined;
 }
 
 export class Matcher {
@@ -47,7 +50,7 @@ export class Matcher {
   /** Attempts by source, one slot per door index. */
   private readonly bySource = new Map<string, (Attempt | undefined)[]>();
   /** Attempts by stage, each in insertion order, so eviction finds the oldest of the lowest stage. */
-  private readonly byStage: Set<Attempt>[] = [];
+  private readonly byStage: StageQueue<Attempt>[] = [];
   private count = 0;
 
   constructor(doors: readonly Door[], options: MatcherOptions) {
@@ -156,15 +159,20 @@ export class Matcher {
 
   private begin(index: number, door: Door, event: KnockEvent): void {
     const candidates = this.sequences.candidates(door, event.at);
-    let matching: Candidate[] | undefined;
-    for (const candidate of candidates) {
+    // Runs for every packet of a flood: count first and allocate only when a candidate matches,
+    // sharing the book's (never mutated) array when all of them do, as a fixed door's one does.
+    let matches = 0;
+    let finishes = false;
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
       if (!stepMatches(candidate.steps[0], event)) continue;
-      (matching ??= []).push(candidate);
+      matches++;
+      if (candidate.steps.length === 1) finishes = true;
     }
-    if (!matching) return;
-    const finished = matching.filter((candidate) => candidate.steps.length === 1);
-    if (finished.length > 0) {
-      this.conclude(door, event, finished);
+    if (matches === 0) return;
+    const matching = matches === candidates.length ? candidates : candidates.filter((candidate) => stepMatches(candidate.steps[0], event));
+    if (finishes) {
+      this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === 1));
       return;
     }
     if (this.count >= this.maxAttempts && !this.evictFor(1, event.at)) {
@@ -180,6 +188,11 @@ export class Matcher {
       lastPort: event.port,
       lastProtocol: event.protocol,
       candidates: matching,
+      slots: undefined,
+      // Set up front so every attempt keeps one hidden class when it joins a stage queue.
+      queueOlder: undefined,
+      queueNewer: undefined,
+      queueOwner: undefined,
     };
     this.insert(attempt);
     this.emit({ kind: 'stage', door, source: event.source, family: event.family, stage: 1, at: event.at });
@@ -201,7 +214,7 @@ export class Matcher {
     for (let s = 1; s <= stage && s < this.byStage.length; s++) {
       const bucket = this.byStage[s];
       if (!bucket || bucket.size === 0) continue;
-      const victim = bucket.values().next().value as Attempt;
+      const victim = bucket.first() as Attempt;
       this.remove(victim);
       this.emit({ kind: 'evict', door: this.doors[victim.doorIndex]!, source: victim.source, family: victim.family, stage: victim.stage, at });
       return true;
@@ -213,6 +226,7 @@ export class Matcher {
     let slots = this.bySource.get(attempt.source);
     if (!slots) this.bySource.set(attempt.source, (slots = []));
     slots[attempt.doorIndex] = attempt;
+    attempt.slots = slots;
     this.bucket(attempt.stage).add(attempt);
     this.count++;
   }
@@ -224,16 +238,18 @@ export class Matcher {
   }
 
   private dropFromSource(attempt: Attempt): void {
-    const slots = this.bySource.get(attempt.source);
+    const slots = attempt.slots;
     if (!slots) return;
+    attempt.slots = undefined;
     slots[attempt.doorIndex] = undefined;
-    if (slots.every((slot) => slot === undefined)) this.bySource.delete(attempt.source);
+    for (let i = 0; i < slots.length; i++) if (slots[i] !== undefined) return;
+    this.bySource.delete(attempt.source);
   }
 
-  private bucket(stage: number): Set<Attempt> {
+  private bucket(stage: number): StageQueue<Attempt> {
     let bucket = this.byStage[stage];
     if (!bucket) {
-      for (let s = this.byStage.length; s <= stage; s++) this.byStage[s] = new Set();
+      for (let s = this.byStage.length; s <= stage; s++) this.byStage[s] = new StageQueue();
       bucket = this.byStage[stage]!;
     }
     return bucket;
