@@ -1,0 +1,131 @@
+/**
+ * The persisted pending closes: every door opened with a cmd_timeout has its stop command written here
+ * before the start command runs, so a crash or reboot cannot leave it open.
+ *
+ * Trust: the file holds shell commands that the daemon runs as root. It lives in a directory that the
+ * store creates 0700 and checks is owned by the daemon's user and not writable by group or others;
+ * anyone who can write there is already root. An HMAC would need a key stored in the same place, so it
+ * would add nothing. What this parser does guarantee: a damaged or hand-edited file can never crash the
+ * daemon or run something malformed. Every field is type-checked, `source` must be the canonical spelling
+ * of an address of the stated family, commands and names must be single-line text, and one bad record
+ * is reported and skipped without losing the others.
+ */
+import { canonicalAddress } from '../core/address.js';
+import type { Family } from '../core/types.js';
+
+export interface PendingClose {
+  id: string;
+  door: string;
+  source: string;
+  family: Family;
+  /** Already substituted (%IP% replaced): exactly what runs. */
+  stopCommand: string;
+  openedAt: number;
+  closesAt: number;
+}
+
+export const STATE_FORMAT = 'nfknock-state';
+export const STATE_VERSION = 1;
+
+export interface ParsedState {
+  pending: PendingClose[];
+  /** Human-readable reasons for each record or file-level defect; empty when the file was clean. */
+  problems: string[];
+  /** False when the file as a whole is unusable (not JSON, wrong format, newer version). */
+  readable: boolean;
+}
+
+export function serializeState(pending: readonly PendingClose[]): string {
+  const records = pending.map((p) => ({
+    id: p.id,
+    door: p.door,
+    source: p.source,
+    family: p.family,
+    stopCommand: p.stopCommand,
+    openedAt: p.openedAt,
+    closesAt: p.closesAt,
+  }));
+  return `${JSON.stringify({ format: STATE_FORMAT, version: STATE_VERSION, pending: records }, null, 2)}\n`;
+}
+
+const MAX_ID = 128;
+const MAX_DOOR = 256;
+const MAX_COMMAND = 64 * 1024;
+const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function parseState(text: string): ParsedState {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    return unreadable(`not valid JSON (${(error as Error).message})`);
+  }
+  if (!isRecord(document)) return unreadable('not a JSON object');
+  if (document.format !== STATE_FORMAT) return unreadable(`"format" is not "${STATE_FORMAT}"`);
+  if (document.version !== STATE_VERSION) {
+    return unreadable(`unsupported version ${JSON.stringify(document.version)} (this nfknock reads version ${STATE_VERSION})`);
+  }
+  if (!Array.isArray(document.pending)) return unreadable('"pending" is not an array');
+
+  const pending: PendingClose[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  document.pending.forEach((raw: unknown, index: number) => {
+    const checked = checkRecord(raw);
+    if (typeof checked === 'string') {
+      problems.push(`pending[${index}]${describe(raw)}: ${checked}`);
+    } else if (seen.has(checked.id)) {
+      problems.push(`pending[${index}]${describe(raw)}: duplicate id ${JSON.stringify(checked.id)}`);
+    } else {
+      seen.add(checked.id);
+      pending.push(checked);
+    }
+  });
+  return { pending, problems, readable: true };
+}
+
+function checkRecord(raw: unknown): PendingClose | string {
+  if (!isRecord(raw)) return 'not an object';
+  const { id, door, source, family, stopCommand, openedAt, closesAt } = raw;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID || !ID_PATTERN.test(id)) {
+    return '"id" must be 1-128 characters of A-Z a-z 0-9 . _ : -';
+  }
+  if (typeof door !== 'string' || door.length === 0 || door.length > MAX_DOOR || CONTROL.test(door)) {
+    return '"door" must be a non-empty single-line name';
+  }
+  if (family !== 4 && family !== 6) return '"family" must be 4 or 6';
+  if (typeof source !== 'string') return '"source" must be an address';
+  const canonical = canonicalAddress(source);
+  if (!canonical || canonical.address !== source || canonical.family !== family) {
+    return `"source" ${JSON.stringify(source)} is not the canonical spelling of an IPv${family} address`;
+  }
+  if (typeof stopCommand !== 'string' || stopCommand.trim().length === 0 || stopCommand.length > MAX_COMMAND || CONTROL.test(stopCommand)) {
+    return '"stopCommand" must be a non-empty single-line command';
+  }
+  if (!isEpochMs(openedAt)) return '"openedAt" must be epoch milliseconds';
+  if (!isEpochMs(closesAt)) return '"closesAt" must be epoch milliseconds';
+  if (closesAt < openedAt) return '"closesAt" is before "openedAt"';
+  return { id, door, source, family, stopCommand, openedAt, closesAt };
+}
+
+function isEpochMs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Door and source of a rejected record when they are readable, so the operator knows what to close by hand. */
+function describe(raw: unknown): string {
+  if (!isRecord(raw)) return '';
+  const parts: string[] = [];
+  if (typeof raw.door === 'string') parts.push(`door ${JSON.stringify(raw.door.slice(0, MAX_DOOR))}`);
+  if (typeof raw.source === 'string') parts.push(`source ${JSON.stringify(raw.source.slice(0, 64))}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function unreadable(reason: string): ParsedState {
+  return { pending: [], problems: [reason], readable: false };
+}
