@@ -30,9 +30,11 @@ export class Audit {
     else this.logger.debug(fields, message);
   }
 
-  private limited(category: string, at: number, message: string, fields: Record<string, unknown>): void {
+  /** The line is built only once admitted: under a flood most are not, and this runs per packet. */
+  private limited(category: string, at: number, build: () => [string, Record<string, unknown>]): void {
     const admission = this.limiter.admit(category, at);
     if (!admission.admit) return;
+    const [message, fields] = build();
     if (admission.summary) {
       const { suppressed, spanMs } = admission.summary;
       this.emit(at, line.suppressedLinesMessage(suppressed, category, spanMs), { event: 'suppressed', category, suppressed }, 'warn');
@@ -57,15 +59,15 @@ export class Audit {
   }
 
   stage(at: number, source: string, door: string, stage: number): void {
-    this.limited('stage', at, line.stageMessage(source, door, stage), { event: 'stage', source, door, stage });
+    this.limited('stage', at, () => [line.stageMessage(source, door, stage), { event: 'stage', source, door, stage }]);
   }
 
   broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): void {
-    this.limited('broken', at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got });
+    this.limited('broken', at, () => [line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got }]);
   }
 
   timedOut(at: number, source: string, door: string, stage: number): void {
-    this.limited('timeout', at, line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage });
+    this.limited('timeout', at, () => [line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage }]);
   }
 
   open(at: number, source: string, door: string, sequence: string): void {
