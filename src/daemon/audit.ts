@@ -55,7 +55,7 @@ export class Audit {
   }
 
   reloadRefused(at: number, configPath: string, problem: string): void {
-    this.emit(at, `re-reading config file ${configPath} failed, still running the previous configuration: ${problem}`, { event: 'reload-refused' }, 'error');
+    this.emit(at, `reload refused, still running the previous configuration: ${problem}`, { event: 'reload-refused', config: configPath }, 'error');
   }
 
   stage(at: number, source: string, door: string, stage: number): void {
