@@ -4,6 +4,7 @@ export class Counters {
   overruns = 0;
   evictions = 0;
   commands = 0;
+  sourceRestarts = 0;
   readonly rejects = new Map<string, number>();
 
   reject(reason: string): void {
@@ -16,6 +17,7 @@ export class Counters {
       overruns: this.overruns,
       evictions: this.evictions,
       commands: this.commands,
+      sourceRestarts: this.sourceRestarts,
       rejects: Object.fromEntries(this.rejects),
     };
   }

@@ -12,6 +12,8 @@ import { Counters } from './counters.js';
 
 /** How long SIGTERM waits for door operations in flight; the rest is on disk already. */
 const STOP_GRACE_MS = 700;
+const FIRST_RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
 
 export interface CommandOutcome {
   exitCode: number | null;
@@ -57,6 +59,8 @@ export class Daemon {
   private closeTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs = FIRST_RESTART_DELAY_MS;
   readonly counters = new Counters();
   private readonly timers: NonNullable<DaemonPorts['timers']>;
   private readonly sequences: SequenceBook;
@@ -137,6 +141,7 @@ export class Daemon {
     this.stopping = true;
     if (this.tickTimer) this.timers.clearInterval(this.tickTimer);
     if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
+    if (this.restartTimer) this.timers.clearTimeout(this.restartTimer);
     await this.source?.close().catch((error: unknown) => this.ports.logger.warn({ err: error }, 'closing the source failed'));
     if (options.closeAll) {
       await this.serial;
@@ -177,7 +182,46 @@ export class Daemon {
       trouble: (error) => {
         this.ports.logger.warn({ code: error.code, err: error }, error.message);
       },
+      failed: (error) => {
+        this.ports.logger.error({ code: error.code, err: error }, `${error.message}: reopening the source`);
+        this.scheduleSourceRestart();
+      },
     };
+  }
+
+  /** Reopens a failed source with backoff (1 s doubling to 30 s): a daemon that reads nothing protects nothing. */
+  private scheduleSourceRestart(): void {
+    if (this.stopping || this.restartTimer) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+    this.restartTimer = this.timers.setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restartSource();
+    }, delay);
+  }
+
+  private async restartSource(): Promise<void> {
+    if (this.stopping) return;
+    const { logger } = this.ports;
+    await this.source?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the failed source failed'));
+    this.source = undefined;
+    const next = this.ports.openSource(this.config, this.sink());
+    try {
+      await next.start();
+    } catch (error) {
+      logger.error({ err: error }, 'reopening the source failed; trying again');
+      await next.close().catch(() => undefined);
+      this.scheduleSourceRestart();
+      return;
+    }
+    if (this.stopping) {
+      await next.close();
+      return;
+    }
+    this.source = next;
+    this.restartDelayMs = FIRST_RESTART_DELAY_MS;
+    this.counters.sourceRestarts++;
+    logger.warn('source reopened; knocks sent while it was down were not seen');
   }
 
   private onAction(action: MatcherAction): void {

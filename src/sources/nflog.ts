@@ -270,7 +270,12 @@ export class NflogSource implements KnockSource {
       this.options.sink.overrun('nflog');
       return;
     }
-    this.options.sink.trouble(new NfknockError(ErrorCodes.SOURCE_FAILED, `NFLOG socket error: ${describe(error)}`, { cause: error }));
+    // Any other error leaves the socket in an unknown state (the netlink package may already have
+    // closed it): report the source as failed so the daemon opens a fresh one.
+    const failure = new NfknockError(ErrorCodes.SOURCE_FAILED, `NFLOG socket error: ${describe(error)}`, { cause: error });
+    const { sink } = this.options;
+    if (sink.failed) sink.failed(failure);
+    else sink.trouble(failure);
   }
 }
 

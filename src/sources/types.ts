@@ -13,6 +13,11 @@ export interface SourceSink {
   overrun(what: string, lost?: number): void;
   /** Trouble that does not stop the source (log file vanished, read error retried...). */
   trouble(error: NfknockError): void;
+  /**
+   * The source stopped for good (its socket died) and will deliver nothing more; the daemon reopens
+   * it rather than run deaf. Sinks that do not implement it get `trouble` instead.
+   */
+  failed?(error: NfknockError): void;
 }
 
 export interface KnockSource {
