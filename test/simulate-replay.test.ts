@@ -259,13 +259,24 @@ test('stamps without a year take the year closest to the reference and roll over
 
 test('a line stamped earlier than the previous one counts as happening then, with a warning', () => {
   const lines = [
+    kmsgLine({ source: '203.0.113.7', port: 7000, at: 100_000 }, 1),
+    kmsgLine({ source: '203.0.113.7', port: 8000, at: 103_000 }, 2),
+    kmsgLine({ source: '203.0.113.7', port: 9000, at: 40_000 }, 3),
+  ];
+  const report = simulate(lines, fixtureConfig(), base);
+  assert.deepEqual(report.opens.map((o) => o.at - 100_000), [3000]);
+  assert.ok(report.warnings.some((w) => w.includes('63.000 s before')));
+});
+
+test('a precise syslog line stamped well before the newest is a replay, refused as the daemon refuses it', () => {
+  const lines = [
     rfc3339Line({ source: '203.0.113.7', port: 7000, at: T0 }),
     rfc3339Line({ source: '203.0.113.7', port: 8000, at: T0 + 3000 }),
     rfc3339Line({ source: '203.0.113.7', port: 9000, at: T0 - 60_000 }),
   ];
   const report = simulate(lines, fixtureConfig(), base);
-  assert.deepEqual(report.opens.map((o) => o.at - T0), [3000]);
-  assert.ok(report.warnings.some((w) => w.includes('63.000 s before')));
+  assert.deepEqual(report.opens, []);
+  assert.equal(report.skipped['replayed'], 1);
 });
 
 const sources = ['203.0.113.7', '203.0.113.8', '2001:db8::9'];

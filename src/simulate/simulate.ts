@@ -4,6 +4,7 @@ import { substituteCommand } from '../config/substitute.js';
 import { DoorKeeper } from '../daemon/door-keeper.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver } from '../matcher/sequences.js';
+import { SyslogReplayGuard } from '../decode/syslog.js';
 import { decodeInputLine, type ClockKind, type InputFormat, type LineContext } from './input.js';
 
 /**
@@ -160,6 +161,8 @@ export class Simulation {
     };
   }
 
+  private readonly replayGuard = new SyslogReplayGuard();
+
   line(text: string): void {
     const report = this.report;
     report.lines++;
@@ -168,6 +171,11 @@ export class Simulation {
     this.clock ??= decoded.clock;
     if (decoded.clock !== this.clock) {
       return this.skip(decoded.clock === 'boot' ? 'boot-clock-among-wall-clock-lines' : 'wall-clock-among-boot-clock-lines', text);
+    }
+    // An rsyslog restart (imkmsg) writes the kernel's ring buffer into the file again; the daemon's
+    // file source refuses such lines with this guard, so the replay of the same file must too.
+    if (decoded.format.startsWith('syslog') && this.replayGuard.isReplay({ timestamp: decoded.event.at, precise: decoded.precise, message: kernelMessageOf(text) })) {
+      return this.skip('replayed', text);
     }
     report.knocks++;
     report.formats[decoded.format] = (report.formats[decoded.format] ?? 0) + 1;
@@ -335,4 +343,10 @@ function warnings(doors: readonly Door[], report: SimulationReport, facts: Warni
     }
   }
   return result;
+}
+
+/** The kernel's own text of a syslog line (what the daemon's guard compares), without the logger's stamp. */
+function kernelMessageOf(line: string): string {
+  const tag = line.indexOf(' kernel: ');
+  return tag < 0 ? line : line.slice(tag + ' kernel: '.length);
 }

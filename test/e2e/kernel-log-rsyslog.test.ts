@@ -180,7 +180,7 @@ test('LOG + rsyslog file: the seeds door opens and closes, forged lines never re
     assert.deepEqual(simulated.slice(0, liveOpens.length), liveOpens, result.stdout);
   });
 
-  await t.test('nfknock simulate drops the lines rsyslog replayed, as the daemon does', { skip: simulateSkip, todo: 'src/simulate does not use SyslogReplayGuard yet' }, () => {
+  await t.test('nfknock simulate drops the lines rsyslog replayed, as the daemon does', { skip: simulateSkip }, () => {
     assert.deepEqual(simulated, liveOpens);
   });
 });
