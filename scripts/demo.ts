@@ -105,7 +105,7 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
   const client = lab.clientAddress(4);
   good(`server ${lab.serverNamespace} at ${server}, client ${lab.clientNamespace} at ${client}`);
 
-  step('Loading the server firewall: drop everything new, report knock ports to NFLOG');
+  step('Loading the server firewall made by `nfknock rules --complete`: drop everything new, report knock ports to NFLOG');
   const firewall = demoFirewall(door);
   await lab.loadIptables(firewall, 4);
   info(firewall);

@@ -1,3 +1,5 @@
+import { parseConfig } from '../../src/config/parse.js';
+import { generateRules } from '../../src/rules/generate.js';
 /** The demo's firewall and knockd.conf, as text, so the demo narrates exactly what it loads. */
 
 export interface DemoDoor {
@@ -19,25 +21,13 @@ export const demoDoor: DemoDoor = {
 };
 
 /**
- * Default DROP with loopback and established flows accepted; each knock port is marked with NFLOG
- * (which does not terminate, so the knock itself is still dropped: a scanner sees nothing).
+ * The firewall `nfknock rules --complete` makes for the demo's knockd.conf: default DROP, loopback and
+ * established flows accepted, each knock port marked with NFLOG (which does not terminate, so the
+ * knock itself is still dropped: a scanner sees nothing). The demo loads what users would load.
  */
 export function demoFirewall(door: DemoDoor): string {
-  const knockRules = door.steps.map((step) => {
-    const [port, protocol] = step.split(':');
-    return `-A INPUT -p ${protocol} --dport ${port} -j NFLOG --nflog-group ${door.nflogGroup} --nflog-prefix ${door.prefix}`;
-  });
-  return [
-    '*filter',
-    ':INPUT DROP [0:0]',
-    ':FORWARD DROP [0:0]',
-    ':OUTPUT ACCEPT [0:0]',
-    '-A INPUT -i lo -j ACCEPT',
-    '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-    ...knockRules,
-    'COMMIT',
-    '',
-  ].join('\n');
+  const config = parseConfig(demoKnockdConf(door), 'knockd.conf');
+  return generateRules(config, { target: 'nflog', group: door.nflogGroup, prefix: door.prefix, family: 4, complete: true, format: 'iptables' });
 }
 
 /** An ordinary knockd.conf, the kind users already have: nfknockd must read it unchanged. */
