@@ -176,3 +176,14 @@ test('IPv6 sources are matched like IPv4', () => {
   assert.equal(open?.kind, 'open');
   assert.equal(open?.family, 6);
 });
+
+test('a door with Target only counts knocks sent to that address, and others do not break it', () => {
+  const { matcher, summary } = harness([makeDoor({ target: '10.0.0.1' })]);
+  const toOther = (step: string, at: number) => ({ ...knock('10.0.0.2', step, at), destination: '10.0.0.99' });
+  matcher.feed(toOther('7000:udp', 0));
+  matcher.feed(knock('10.0.0.2', '7000:udp', 1));
+  matcher.feed(toOther('9000:udp', 2));
+  matcher.feed(knock('10.0.0.2', '8000:tcp', 3));
+  matcher.feed(knock('10.0.0.2', '9000:udp', 4));
+  assert.deepEqual(summary(), ['stage:10.0.0.2:door:1', 'stage:10.0.0.2:door:2', 'open:10.0.0.2:door']);
+});

@@ -9,8 +9,9 @@ import { StageQueue, type StageQueueLinks } from './stage-queue.js';
  *  - an exact repeat of the knock just accepted (a retransmitted SYN) is ignored instead of breaking;
  *  - stale attempts expire on `tick`, not only when the same source sends again;
  *  - the number of attempts is capped; under pressure the attempts that passed fewest stages go first.
- * As in knockd, a TCP packet whose flags do not satisfy the door's TCPFlags is ignored for that door
- * (it neither advances nor breaks an attempt), and seq_timeout runs from the first knock.
+ * As in knockd, a TCP packet whose flags do not satisfy the door's TCPFlags, or that was not sent to
+ * the door's Target address, is ignored for that door (it neither advances nor breaks an attempt), and
+ * seq_timeout runs from the first knock.
  */
 export type MatcherAction =
   | { kind: 'stage'; door: Door; source: string; family: Family; stage: number; at: number }
@@ -260,7 +261,9 @@ function stepMatches(step: KnockStep | undefined, event: KnockEvent): boolean {
   return step !== undefined && step.port === event.port && step.protocol === event.protocol;
 }
 
+/** Packets a door ignores outright, as knockd does: wrong TCP flags, or not sent to the door's Target. */
 function flagsSatisfy(door: Door, event: KnockEvent): boolean {
+  if (door.target !== undefined && event.destination !== door.target) return false;
   if (event.protocol !== 'tcp') return true;
   const { required, forbidden } = door.tcpFlags;
   return (event.tcpFlags & required) === required && (event.tcpFlags & forbidden) === 0;
