@@ -36,7 +36,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
 
   const knockLog = new KnockLog({ logger });
   await knockLog.open(config.options.logFile);
-  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: 'nfknockd' }) : undefined;
+  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: 'nfknockd', ...(flags.syslogSocket === undefined ? {} : { socket: flags.syslogSocket }) }) : undefined;
   syslog?.start();
   const sinks: AuditSink[] = [{ write: (at, message) => knockLog.writeMessage(at, message) }];
   if (syslog) sinks.push({ write: (_at, message) => syslog.write(message) });

@@ -19,6 +19,7 @@ export interface DaemonFlags {
   maxAttempts?: string;
   closeOnExit?: boolean;
   commandTimeout?: string;
+  syslogSocket?: string;
 }
 
 const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
