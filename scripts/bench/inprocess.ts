@@ -199,7 +199,7 @@ async function nflogDaemonScenario(seconds: number): Promise<InProcessResult> {
     clock,
     logger,
     audit,
-    state: { load: async () => ({ pending: [], usedSteps: {}, problems: [] }), save: async () => undefined },
+    state: { save: async () => undefined },
     runCommand: async () => {
       commands++;
       return { exitCode: 0, signal: null, timedOut: false, stderr: '' };

@@ -31,7 +31,7 @@ export class Audit {
   }
 
   /** The line is built only once admitted: under a flood most are not, and this runs per packet. */
-  private limited(category: string, at: number, build: () => [string, Record<string, unknown>]): void {
+  private limited(category: string, at: number, build: () => [string, Record<string, unknown>], level: 'chatter' | 'warn' = 'chatter'): void {
     const admission = this.limiter.admit(category, at);
     if (!admission.admit) return;
     const [message, fields] = build();
@@ -39,7 +39,7 @@ export class Audit {
       const { suppressed, spanMs } = admission.summary;
       this.emit(at, line.suppressedLinesMessage(suppressed, category, spanMs), { event: 'suppressed', category, suppressed }, 'warn');
     }
-    this.emit(at, message, fields, 'chatter');
+    this.emit(at, message, fields, level);
   }
 
   started(at: number, listeningOn: string): void {
@@ -84,7 +84,8 @@ export class Audit {
   }
 
   replay(at: number, source: string, door: string, sequence: string): void {
-    this.emit(at, `${source}: ${door}: sequence ${sequence} already used, replay refused`, { event: 'replay', source, door, sequence }, 'warn');
+    // Limited: one sniffed sequence replayed from spoofed sources must not fill the disk.
+    this.limited('replay', at, () => [`${source}: ${door}: sequence ${sequence} already used, replay refused`, { event: 'replay', source, door, sequence }], 'warn');
   }
 
   running(at: number, source: string, door: string, command: string, kind: 'start' | 'stop'): void {

@@ -1,68 +1,40 @@
-import type { Logger } from 'pino';
-import type { Clock, Config, Door, Family, KnockEvent } from '../core/types.js';
-import { NfknockError, ErrorCodes } from '../core/errors.js';
-import { substituteCommand } from '../config/substitute.js';
-import { resolveStartCommand } from '../config/commands.js';
+import type { Config, Door, KnockEvent } from '../core/types.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
-import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver, type Candidate } from '../matcher/sequences.js';
+import { SequenceBook, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
-import { DoorKeeper, type PendingClose } from './door-keeper.js';
-import type { Audit } from './audit.js';
+import type { PendingClose } from './door-keeper.js';
+import { DoorService, type DoorPorts, type Timers } from './door-service.js';
 import { Counters } from './counters.js';
 
-/** How long SIGTERM waits for door operations in flight; the rest is on disk already. */
+export type { CommandOutcome } from './door-service.js';
+
+/** How long SIGTERM waits for door decisions in flight; everything else is on disk already. */
 const STOP_GRACE_MS = 700;
 const FIRST_RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
-export interface CommandOutcome {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  stderr: string;
-}
-
 /** The edges the daemon drives; src/daemon/main.ts supplies the real ones, tests supply fakes. */
-export interface DaemonPorts {
-  clock: Clock;
-  logger: Logger;
-  audit: Audit;
-  /** Persisted daemon state: pending closes and the time steps already used. */
-  state: {
-    load(): Promise<{ pending: PendingClose[]; usedSteps: Record<string, number[]>; problems: string[] }>;
-    save(state: { pending: PendingClose[]; usedSteps: Record<string, number[]> }): Promise<void>;
-  };
-  /** Runs a shell command; `stop` commands are never refused. Rejects only when a start is refused. */
-  runCommand(command: string, kind: 'start' | 'stop'): Promise<CommandOutcome>;
-  commandTimeoutMs: number;
-  oneTime: {
-    /** Unused lines of a door's One_Time_Sequences file. */
-    read(door: Door): Promise<OneTimeLine[]>;
-    /** Comments out a used line, durably, before the door opens. */
-    markUsed(door: Door, line: number): Promise<void>;
-  };
+export interface DaemonPorts extends DoorPorts {
   deriver: TimeSequenceDeriver;
   openSource(config: Config, sink: SourceSink): KnockSource;
-  timers?: { setTimeout: typeof setTimeout; clearTimeout: typeof clearTimeout; setInterval: typeof setInterval; clearInterval: typeof clearInterval };
+  timers?: Timers;
 }
 
 /**
- * Wires a source, the matcher and the door keeper. Door operations (persist, then run) are chained on
- * one promise so that an open and the close of the same door never interleave.
+ * Wires a source, the matcher and the door service, and owns the source's life: start, reload,
+ * reopening after a failure, stop.
  */
 export class Daemon {
   private config: Config;
   private readonly matcher: Matcher;
-  private readonly keeper: DoorKeeper;
+  private readonly doors: DoorService;
   private source: KnockSource | undefined;
-  private serial: Promise<void> = Promise.resolve();
-  private closeTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = FIRST_RESTART_DELAY_MS;
   readonly counters = new Counters();
-  private readonly timers: NonNullable<DaemonPorts['timers']>;
+  private readonly timers: Timers;
   private readonly sequences: SequenceBook;
 
   constructor(
@@ -74,7 +46,7 @@ export class Daemon {
     this.timers = ports.timers ?? { setTimeout, clearTimeout, setInterval, clearInterval };
     this.sequences = new SequenceBook(ports.deriver);
     for (const [door, steps] of Object.entries(restored.usedSteps)) for (const step of steps) this.sequences.markStepUsed(door, step);
-    this.keeper = new DoorKeeper(restored.pending);
+    this.doors = new DoorService(ports, this.sequences, this.counters, this.timers, () => this.config.doors, restored.pending);
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
       sequences: this.sequences,
@@ -83,32 +55,49 @@ export class Daemon {
   }
 
   get openDoors(): PendingClose[] {
-    return this.keeper.list();
+    return this.doors.keeper.list();
   }
 
   get attemptCount(): number {
     return this.matcher.attemptCount;
   }
 
-  /** Closes overdue doors, schedules the rest, loads one-time sequences, then starts reading knocks. */
+  /**
+   * Closes overdue doors and schedules the rest before anything else, then starts reading knocks. If
+   * the source cannot start while doors are still to be closed, the daemon stays up to close them and
+   * keeps trying the source; with nothing to close, the error ends the start.
+   */
   async start(): Promise<void> {
     await this.loadOneTimeSequences(this.config.doors);
-    this.scheduleCloses();
-    await this.closeDue();
+    await this.doors.start();
     this.tickTimer = this.timers.setInterval(() => this.matcher.tick(this.ports.clock.now()), 1000);
-    this.source = this.ports.openSource(this.config, this.sink());
-    await this.source.start();
+    const source = this.ports.openSource(this.config, this.sink());
+    try {
+      await source.start();
+    } catch (error) {
+      await source.close().catch(() => undefined);
+      if (this.doors.keeper.list().length === 0) {
+        this.stopTimers();
+        throw error;
+      }
+      this.ports.logger.error({ err: error, openDoors: this.doors.keeper.list().length }, 'the source cannot start; staying up to close the open doors, and trying the source again');
+      this.scheduleSourceRestart();
+      return;
+    }
+    this.source = source;
     this.ports.audit.started(this.ports.clock.now(), describeSource(this.config));
   }
 
-  /** SIGHUP: the caller parsed the new config (a broken one never reaches here). */
-  async reload(config: Config): Promise<void> {
-    await this.loadOneTimeSequences(config.doors);
-    const sourceChanged = describeSource(config) !== describeSource(this.config) || config.options.interface !== this.config.options.interface;
-    if (sourceChanged) await this.switchSource(config);
-    this.matcher.replaceDoors(config.doors);
-    this.config = config;
-    this.ports.audit.reloaded(this.ports.clock.now(), config.file);
+  /** SIGHUP: the caller parsed the new config (a broken one never reaches here). Runs after pending decisions. */
+  reload(config: Config): Promise<void> {
+    return this.doors.exclusive(async () => {
+      await this.loadOneTimeSequences(config.doors);
+      const sourceChanged = describeSource(config) !== describeSource(this.config) || config.options.interface !== this.config.options.interface;
+      if (sourceChanged && this.source) await this.switchSource(config);
+      this.matcher.replaceDoors(config.doors);
+      this.config = config;
+      this.ports.audit.reloaded(this.ports.clock.now(), config.file);
+    });
   }
 
   /**
@@ -134,34 +123,22 @@ export class Daemon {
   }
 
   /**
-   * SIGTERM: stop reading, run nothing new, let running operations finish, persist. Open doors stay
-   * recorded so the next start closes them on time, unless `closeAll` asks to close them now.
+   * SIGTERM: stop reading, decide nothing new, persist. Open doors stay recorded so the next start
+   * closes them on time, unless `closeAll` asks to close them now.
    */
   async stop(options: { closeAll?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    if (this.tickTimer) this.timers.clearInterval(this.tickTimer);
-    if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
-    if (this.restartTimer) this.timers.clearTimeout(this.restartTimer);
+    this.stopTimers();
     await this.source?.close().catch((error: unknown) => this.ports.logger.warn({ err: error }, 'closing the source failed'));
-    if (options.closeAll) {
-      await this.serial;
-      await this.enqueue(() => this.closeDoors(this.keeper.takeAll()));
-    } else {
-      // Every open is persisted before its command runs, so exiting while a door command still runs
-      // loses nothing: stop waiting after a moment instead of for the whole --command-timeout.
-      await this.within(this.serial, STOP_GRACE_MS);
-    }
+    await this.doors.stop({ closeAll: options.closeAll === true, graceMs: STOP_GRACE_MS });
     this.ports.audit.stopping(this.ports.clock.now());
   }
 
-  private within(work: Promise<void>, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = this.timers.setTimeout(resolve, ms);
-      void work.then(() => {
-        this.timers.clearTimeout(timer);
-        resolve();
-      });
-    });
+  private stopTimers(): void {
+    if (this.tickTimer) this.timers.clearInterval(this.tickTimer);
+    if (this.restartTimer) this.timers.clearTimeout(this.restartTimer);
+    this.tickTimer = undefined;
+    this.restartTimer = undefined;
   }
 
   private sink(): SourceSink {
@@ -221,7 +198,8 @@ export class Daemon {
     this.source = next;
     this.restartDelayMs = FIRST_RESTART_DELAY_MS;
     this.counters.sourceRestarts++;
-    logger.warn('source reopened; knocks sent while it was down were not seen');
+    logger.warn('source (re)opened; knocks sent while it was down were not seen');
+    this.ports.audit.started(this.ports.clock.now(), describeSource(this.config));
   }
 
   private onAction(action: MatcherAction): void {
@@ -247,129 +225,8 @@ export class Daemon {
         // knockd logs a Stage line for the last knock too, then OPEN SESAME.
         audit.stage(action.at, action.source, action.door.name, action.sequence.steps.length);
         audit.open(action.at, action.source, action.door.name, action.sequence.id);
-        void this.enqueue(() => this.openDoor(action.door, action.source, action.family, action.at, action.sequence));
+        this.doors.open(action.door, action.source, action.family, action.at, action.sequence);
         return;
-    }
-  }
-
-  private enqueue(operation: () => Promise<void>): Promise<void> {
-    const run = this.serial.then(operation).catch((error: unknown) => {
-      this.ports.logger.error({ err: error }, 'door operation failed');
-    });
-    this.serial = run;
-    return run;
-  }
-
-  private async openDoor(door: Door, source: string, family: Family, at: number, sequence: Candidate): Promise<void> {
-    const { audit, clock } = this.ports;
-    // cmd_timeout runs from now, when the command runs, not from the knock's log stamp: a log source
-    // may stamp lines up to a second early (rsyslog imkmsg), and a door must not close early.
-    const plan = this.keeper.plan(door, source, family, Math.max(at, clock.now()));
-    if (plan.kind === 'extend') {
-      const previous = this.keeper.get(door.name, source);
-      this.keeper.commit(plan.pending);
-      if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending, previous);
-        return;
-      }
-      audit.extended(clock.now(), source, door.name, plan.pending.closesAt);
-      this.scheduleCloses();
-      return;
-    }
-    if (sequence.line !== undefined && !(await this.consumeOneTimeLine(door, sequence.line, source))) return;
-    if (plan.pending) {
-      this.keeper.commit(plan.pending);
-      if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending);
-        audit.refused(clock.now(), source, door.name, 'the pending close could not be saved, so the door stays shut');
-        return;
-      }
-    } else if (sequence.stepIndex !== undefined && !(await this.persist())) {
-      audit.refused(clock.now(), source, door.name, 'the used time step could not be saved, so the door stays shut');
-      return;
-    }
-    const start = resolveStartCommand(door, family);
-    if (start !== undefined) await this.runLogged(substituteCommand(start, source), 'start', source, door.name);
-    this.scheduleCloses();
-  }
-
-  private async consumeOneTimeLine(door: Door, line: number, source: string): Promise<boolean> {
-    try {
-      await this.ports.oneTime.markUsed(door, line);
-    } catch (error) {
-      this.ports.logger.error({ err: error, door: door.name, line }, 'could not mark the one-time sequence used');
-      this.ports.audit.refused(this.ports.clock.now(), source, door.name, 'the used one-time sequence could not be marked, so the door stays shut');
-      return false;
-    }
-    if (this.sequences.oneTimeRemaining(door.name) === 0) this.ports.audit.oneTimeExhausted(this.ports.clock.now(), door.name);
-    return true;
-  }
-
-  private async runLogged(command: string, kind: 'start' | 'stop', source: string, door: string): Promise<void> {
-    const { audit, clock } = this.ports;
-    audit.running(clock.now(), source, door, command, kind);
-    this.counters.commands++;
-    try {
-      const outcome = await this.ports.runCommand(command, kind);
-      audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
-    } catch (error) {
-      audit.refused(clock.now(), source, door, error instanceof Error ? error.message : String(error));
-    }
-  }
-
-  private async persist(): Promise<boolean> {
-    try {
-      await this.ports.state.save({ pending: this.keeper.list(), usedSteps: this.usedSteps() });
-      return true;
-    } catch (error) {
-      this.ports.logger.error({ err: error }, 'saving the state failed');
-      return false;
-    }
-  }
-
-  private usedSteps(): Record<string, number[]> {
-    const result: Record<string, number[]> = {};
-    for (const door of this.config.doors) {
-      if (!door.timeSequence) continue;
-      const steps = this.sequences.usedStepsOf(door.name);
-      if (steps.length > 0) result[door.name] = steps;
-    }
-    return result;
-  }
-
-  private scheduleCloses(): void {
-    if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
-    this.closeTimer = undefined;
-    const next = this.keeper.nextDeadline();
-    if (next === undefined || this.stopping) return;
-    // setTimeout caps at 2^31-1 ms; a longer cmd_timeout simply re-arms.
-    const delay = Math.min(Math.max(0, next - this.ports.clock.now()), 0x7fffffff);
-    this.closeTimer = this.timers.setTimeout(() => void this.closeDue(), delay);
-  }
-
-  private closeDue(): Promise<void> {
-    return this.enqueue(async () => {
-      await this.closeDoors(this.keeper.takeDue(this.ports.clock.now()));
-      this.scheduleCloses();
-    });
-  }
-
-  /**
-   * Runs stop commands, then forgets the doors. A crash between the two runs the stop command again at
-   * the next start: closing twice is harmless, never closing is not.
-   */
-  private async closeDoors(due: PendingClose[]): Promise<void> {
-    if (due.length === 0) return;
-    const { audit, clock } = this.ports;
-    await Promise.all(
-      due.map(async (pending) => {
-        audit.commandTimeout(clock.now(), pending.source, pending.door);
-        audit.closing(clock.now(), pending.source, pending.door);
-        await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door);
-      }),
-    );
-    if (!(await this.persist())) {
-      throw new NfknockError(ErrorCodes.STATE_IO, 'doors were closed but the state file still lists them; they will be closed again at the next start');
     }
   }
 

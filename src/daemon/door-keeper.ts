@@ -10,32 +10,38 @@ export type OpenPlan =
   /** Run the start command; with `pending`, persist it first. */
   | { kind: 'start'; pending?: PendingClose }
   /** Already open for this source: the deadline moved, nothing runs. */
-  | { kind: 'extend'; pending: PendingClose; previousClosesAt: number };
+  | { kind: 'extend'; pending: PendingClose; previous: PendingClose };
 
 /**
  * Which doors are open for whom, and when each closes. Pure: the daemon persists `list()` and runs
- * the commands; this only decides.
+ * the commands; this only decides. A door whose stop command is running stays listed (and so
+ * persisted) until `finishClose`: a crash in between must run the stop command again, never forget it.
  */
 export class DoorKeeper {
-  private readonly open = new Map<string, PendingClose>();
+  /** Every door with a stop command still to run, by id. */
+  private readonly byId = new Map<string, PendingClose>();
+  /** The door open for (door, source) that is not closing yet: the one a re-knock extends. */
+  private readonly openByKey = new Map<string, string>();
+  private readonly closing = new Set<string>();
+  private sequence = 0;
 
   constructor(restored: readonly PendingClose[] = []) {
-    for (const pending of restored) this.open.set(keyOf(pending.door, pending.source), pending);
+    for (const pending of restored) this.commit(pending);
   }
 
   plan(door: Door, source: string, family: Family, at: number): OpenPlan {
-    const existing = this.open.get(keyOf(door.name, source));
+    const existingId = this.openByKey.get(keyOf(door.name, source));
+    const existing = existingId === undefined ? undefined : this.byId.get(existingId);
     if (existing) {
-      const previousClosesAt = existing.closesAt;
       const pending = { ...existing, closesAt: Math.max(existing.closesAt, at + door.cmdTimeoutMs) };
-      return { kind: 'extend', pending, previousClosesAt };
+      return { kind: 'extend', pending, previous: existing };
     }
     const stop = resolveStopCommand(door, family);
     if (stop === undefined) return { kind: 'start' };
     return {
       kind: 'start',
       pending: {
-        id: pendingCloseId(door.name, source, at),
+        id: this.newId(door.name, source, at),
         door: door.name,
         source,
         family,
@@ -48,50 +54,93 @@ export class DoorKeeper {
 
   /** Records a planned open (or extension); the caller persists `list()` right after. */
   commit(pending: PendingClose): void {
-    this.open.set(keyOf(pending.door, pending.source), pending);
+    this.byId.set(pending.id, pending);
+    if (!this.closing.has(pending.id)) this.openByKey.set(keyOf(pending.door, pending.source), pending.id);
   }
 
   /** Takes back a commit whose persistence failed, restoring what was there before. */
   rollback(pending: PendingClose, previous?: PendingClose): void {
+    if (previous) {
+      this.commit(previous);
+      return;
+    }
+    this.byId.delete(pending.id);
     const key = keyOf(pending.door, pending.source);
-    if (previous) this.open.set(key, previous);
-    else if (this.open.get(key)?.id === pending.id) this.open.delete(key);
+    if (this.openByKey.get(key) === pending.id) this.openByKey.delete(key);
   }
 
-  get(doorName: string, source: string): PendingClose | undefined {
-    return this.open.get(keyOf(doorName, source));
-  }
-
-  /** Removes and returns every door whose close is due at `now`, earliest first. */
-  takeDue(now: number): PendingClose[] {
-    const due = [...this.open.values()].filter((pending) => pending.closesAt <= now).sort((a, b) => a.closesAt - b.closesAt);
-    for (const pending of due) this.open.delete(keyOf(pending.door, pending.source));
+  /**
+   * Marks as closing, and returns, every door due at `now` (or for which `alsoDue` says so), earliest
+   * first. They stay listed until `finishClose` or `retryClose`.
+   */
+  takeDue(now: number, alsoDue: (pending: PendingClose) => boolean = () => false): PendingClose[] {
+    const due = [...this.byId.values()]
+      .filter((pending) => !this.closing.has(pending.id) && (pending.closesAt <= now || alsoDue(pending)))
+      .sort((a, b) => a.closesAt - b.closesAt);
+    for (const pending of due) this.markClosing(pending);
     return due;
   }
 
-  /** Removes and returns every open door (closing all at exit, when asked to). */
+  /** Marks every open door as closing (closing all at exit, when asked to). */
   takeAll(): PendingClose[] {
-    const all = this.list();
-    this.open.clear();
+    const all = this.list().filter((pending) => !this.closing.has(pending.id));
+    for (const pending of all) this.markClosing(pending);
     return all;
   }
 
+  /** The stop command ran: forget the door. */
+  finishClose(id: string): void {
+    this.byId.delete(id);
+    this.closing.delete(id);
+  }
+
+  /**
+   * The stop command failed: keep the door and try again at `closesAt`. If the source has re-knocked
+   * meanwhile, the newer open owns the key and this one stays a separate pending close.
+   */
+  retryClose(id: string, closesAt: number): PendingClose | undefined {
+    const pending = this.byId.get(id);
+    if (!pending) return undefined;
+    this.closing.delete(id);
+    const retried = { ...pending, closesAt };
+    this.byId.set(id, retried);
+    const key = keyOf(pending.door, pending.source);
+    if (!this.openByKey.has(key)) this.openByKey.set(key, id);
+    return retried;
+  }
+
+  isClosing(id: string): boolean {
+    return this.closing.has(id);
+  }
+
+  /** The earliest deadline among doors not closing yet. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const pending of this.open.values()) if (next === undefined || pending.closesAt < next) next = pending.closesAt;
+    for (const pending of this.byId.values()) {
+      if (this.closing.has(pending.id)) continue;
+      if (next === undefined || pending.closesAt < next) next = pending.closesAt;
+    }
     return next;
   }
 
+  /** What must be persisted: every door whose stop command has not completed. */
   list(): PendingClose[] {
-    return [...this.open.values()].sort((a, b) => a.closesAt - b.closesAt);
+    return [...this.byId.values()].sort((a, b) => a.closesAt - b.closesAt);
+  }
+
+  private markClosing(pending: PendingClose): void {
+    this.closing.add(pending.id);
+    const key = keyOf(pending.door, pending.source);
+    if (this.openByKey.get(key) === pending.id) this.openByKey.delete(key);
+  }
+
+  private newId(door: string, source: string, at: number): string {
+    // Door names are free text; the state file wants a plain token, so the id digests what it names.
+    const digest = createHash('sha256').update(`${door}\n${source}`).digest('hex').slice(0, 16);
+    return `${at}-${digest}-${(this.sequence++).toString(36)}`;
   }
 }
 
 function keyOf(door: string, source: string): string {
   return `${door}\n${source}`;
-}
-
-/** Door names are free text; the state file wants a plain token, so the id is a digest of what it names. */
-function pendingCloseId(door: string, source: string, at: number): string {
-  return `${at}-${createHash('sha256').update(`${door}\n${source}`).digest('hex').slice(0, 16)}`;
 }

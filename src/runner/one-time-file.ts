@@ -9,6 +9,8 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
+import type { KnockStep } from '../core/types.js';
+import { parseOneTimeSequences } from '../config/one-time.js';
 
 /** Pure: the text with line `lineNumber` (1-based) commented out; unchanged when it already is. */
 export function commentOutLine(text: string, lineNumber: number): { text: string; changed: boolean; line: string } | undefined {
@@ -40,6 +42,33 @@ export function markSequenceUsed(path: string, lineNumber: number, expectedLine?
 }
 
 const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Burns the unused line that holds `steps`, found by its content as knockd does, not by a line number
+ * that an edit of the file may have moved. No such line (edited, already used): refused, so the caller
+ * keeps the door shut rather than open it with a sequence that stays valid in the file.
+ */
+export async function markStepsUsed(path: string, steps: readonly KnockStep[]): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path } });
+  }
+  const match = parseOneTimeSequences(text, path).lines.find((line) => sameSteps(line.steps, steps));
+  if (!match) {
+    throw new NfknockError(ErrorCodes.CONFIG_INVALID, `no unused line of the one-time sequence file holds the sequence just knocked (was the file edited?)`, {
+      location: { file: path },
+    });
+  }
+  await markSequenceUsed(path, match.line, text.split('\n')[match.line - 1]);
+  return match.line;
+}
+
+function sameSteps(a: readonly KnockStep[], b: readonly KnockStep[]): boolean {
+  return a.length === b.length && a.every((step, i) => step.port === b[i]?.port && step.protocol === b[i]?.protocol);
+}
 
 async function markNow(path: string, lineNumber: number, expectedLine: string | undefined): Promise<void> {
   let text: string;

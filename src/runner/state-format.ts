@@ -52,7 +52,8 @@ const MAX_ID = 128;
 const MAX_DOOR = 256;
 const MAX_COMMAND = 64 * 1024;
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// Tabs are allowed: commands keep every byte of the config, and hand-edited configs use tabs.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export function parseState(text: string): ParsedState {
   let document: unknown;

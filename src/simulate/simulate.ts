@@ -240,6 +240,8 @@ export class Simulation {
       if (next > until) break;
       now = next;
       for (const pending of this.keeper.takeDue(next)) {
+        // Simulated stop commands always succeed.
+        this.keeper.finishClose(pending.id);
         this.record({ kind: 'close', at: pending.closesAt, source: pending.source, family: pending.family, door: pending.door, stopCommand: pending.stopCommand, openedAt: pending.openedAt });
       }
       if (tickAt === next) this.matcher.tick(next);
@@ -282,7 +284,7 @@ function open(door: Door, source: string, family: Family, at: number, sequence: 
   const plan = keeper.plan(door, source, family, at);
   if (plan.kind === 'extend') {
     keeper.commit(plan.pending);
-    return { kind: 'open', sequence, effect: 'extend', stopCommand: plan.pending.stopCommand, closesAt: plan.pending.closesAt, previousClosesAt: plan.previousClosesAt };
+    return { kind: 'open', sequence, effect: 'extend', stopCommand: plan.pending.stopCommand, closesAt: plan.pending.closesAt, previousClosesAt: plan.previous.closesAt };
   }
   const start = resolveStartCommand(door, family);
   const result: Omit<SimulatedOpen, keyof Located> = { kind: 'open', sequence, effect: 'start' };

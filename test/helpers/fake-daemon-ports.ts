@@ -5,10 +5,16 @@ import { Audit } from '../../src/daemon/audit.js';
 import type { CommandOutcome, DaemonPorts } from '../../src/daemon/daemon.js';
 import type { PendingClose } from '../../src/daemon/door-keeper.js';
 import type { SourceSink } from '../../src/sources/types.js';
+import type { OneTimeLine } from '../../src/matcher/sequences.js';
 
-/** Manual clock and timers: `advance(ms)` fires due timers in order, nothing runs on its own. */
+/**
+ * Manual clocks and timers: `advance(ms)` moves both clocks and fires due timers in order; nothing runs
+ * on its own. Timers follow the monotonic clock, as real ones do, so `stepWall` (an NTP step) moves
+ * only the wall clock.
+ */
 export class ManualTime {
   now = 1_700_000_000_000;
+  monotonic = 0;
   private nextId = 1;
   private readonly pending = new Map<number, { at: number; fn: () => void; every?: number }>();
 
@@ -20,25 +26,32 @@ export class ManualTime {
     clearInterval: ((id: number) => this.pending.delete(id)) as unknown as typeof clearInterval,
   };
 
+  stepWall(deltaMs: number): void {
+    this.now += deltaMs;
+  }
+
   private add(fn: () => void, ms: number, every?: number): number {
     const id = this.nextId++;
-    this.pending.set(id, { at: this.now + ms, fn, ...(every === undefined ? {} : { every }) });
+    this.pending.set(id, { at: this.monotonic + ms, fn, ...(every === undefined ? {} : { every }) });
     return id;
   }
 
   async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
+    const end = this.monotonic + ms;
     for (;;) {
       const due = [...this.pending.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
       const [id, timer] = due;
-      this.now = Math.max(this.now, timer.at);
+      const step = Math.max(0, timer.at - this.monotonic);
+      this.monotonic += step;
+      this.now += step;
       if (timer.every) timer.at += timer.every;
       else this.pending.delete(id);
       timer.fn();
       await settle();
     }
-    this.now = end;
+    this.now += end - this.monotonic;
+    this.monotonic = end;
     await settle();
   }
 }
@@ -76,10 +89,10 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
   const logger = pino({ level: 'silent' });
   world.ports = {
     clock: time.clock,
+    monotonicNow: () => time.monotonic,
     logger,
     audit: new Audit(logger, [{ write: (_at, message) => lines.push(message) }], false),
     state: {
-      load: async () => ({ pending: [], usedSteps: {}, problems: [] }),
       save: async ({ pending }) => {
         if (world.failSaves) throw new Error('disk full');
         world.saved.push(pending.map((p) => ({ ...p })));
@@ -92,8 +105,8 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
     commandTimeoutMs: 60_000,
     oneTime: {
       read: async () => [],
-      markUsed: async (door: Door, line: number) => {
-        world.oneTimeMarked.push({ door: door.name, line });
+      markUsed: async (door: Door, line: OneTimeLine) => {
+        world.oneTimeMarked.push({ door: door.name, line: line.line });
       },
     },
     deriver: { stepsAt: () => [], derive: () => [] },
