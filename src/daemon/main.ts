@@ -8,7 +8,7 @@ import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger
 import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
 import { CommandQueue } from '../runner/command-queue.js';
 import { StateStore } from '../runner/state-store.js';
-import { markSequenceUsed } from '../runner/one-time-file.js';
+import { markStepsUsed } from '../runner/one-time-file.js';
 import { writeFileAtomic } from '../runner/atomic-file.js';
 import { NflogSource } from '../sources/nflog.js';
 import { KmsgSource } from '../sources/kmsg.js';
@@ -21,6 +21,9 @@ import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const USED_STEPS_FILE = 'time-steps.json';
+
+/** [options] a SIGHUP cannot apply to a running daemon (the source, interface and LogFile it can). */
+const RESTART_ONLY_OPTIONS = ['useSyslog', 'stateDir', 'maxAttempts', 'pidFile'] as const;
 
 const systemClock = { now: () => Date.now() };
 
@@ -56,7 +59,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       logger,
       audit,
       state: {
-        load: async () => ({ pending: loaded.pending, usedSteps, problems: loaded.problems }),
         save: async ({ pending, usedSteps: steps }) => {
           await store.save(pending);
           if (Object.keys(steps).length > 0 || config.doors.some((door) => door.timeSequence)) {
@@ -72,7 +74,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       commandTimeoutMs,
       oneTime: {
         read: (door) => readOneTimeLines(door),
-        markUsed: (door, line) => markSequenceUsed(door.oneTimeFile as string, line),
+        markUsed: async (door, line) => {
+          await markStepsUsed(door.oneTimeFile as string, line.steps);
+        },
       },
       deriver: timeSequenceDeriver,
       openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true),
@@ -80,6 +84,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     { pending: loaded.pending, usedSteps },
   );
 
+  await refuseForgeableKernelLog(config, flags.allowNetnsLog === true);
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
@@ -93,9 +98,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     const onHangup = () => {
       reloading = reloading.then(async () => {
         try {
-          await knockLog.reopen();
           const next = mergeFlags(await loadConfig(flags.config), flags);
           await daemon.reload(next);
+          // The LogFile may have moved; otherwise reopening lets logrotate's SIGHUP work.
+          if (next.options.logFile !== knockLog.path) await knockLog.open(next.options.logFile);
+          else await knockLog.reopen();
+          const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
+          if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
@@ -136,6 +145,24 @@ function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: 
     case 'file':
       return new KernelLogFileSource({ ...common, path: options.kernelLog as string });
   }
+}
+
+const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
+
+/**
+ * With nf_log_all_netns = 1 the LOG lines of every network namespace reach the host's kernel log as
+ * kernel messages, and nothing in a line says which namespace wrote it: any user who can make a user
+ * namespace (unshare -Urn) can then forge knocks from any address. Only NFLOG stays in its namespace.
+ */
+async function refuseForgeableKernelLog(config: Config, allowed: boolean): Promise<void> {
+  if (config.options.source === 'nflog' || allowed) return;
+  const value = await readFile(NF_LOG_ALL_NETNS, 'utf8').catch(() => '0');
+  if (value.trim() !== '1') return;
+  throw new NfknockError(
+    ErrorCodes.SOURCE_UNAVAILABLE,
+    `${NF_LOG_ALL_NETNS} is 1: every network namespace's LOG lines reach the kernel log, so any local user with a user namespace could forge knocks; ` +
+      'set it to 0, use --source nflog, or pass --allow-netns-log if only trusted namespaces exist (a test lab)',
+  );
 }
 
 async function readOneTimeLines(door: Door) {

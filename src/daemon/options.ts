@@ -20,6 +20,7 @@ export interface DaemonFlags {
   closeOnExit?: boolean;
   commandTimeout?: string;
   syslogSocket?: string;
+  allowNetnsLog?: boolean;
 }
 
 const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];

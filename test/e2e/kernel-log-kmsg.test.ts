@@ -99,7 +99,7 @@ test('LOG + kmsg: the seeds door opens for real knocks only, never for old or fo
     assert.ok(line.message.startsWith(`${prefix} IN=`) && line.message.includes(`SRC=${client} `), line.message);
   }
 
-  const daemon = await startDaemon(lab, conf, ['--source', 'kmsg', '--prefix', prefix]);
+  const daemon = await startDaemon(lab, conf, ['--source', 'kmsg', '--prefix', prefix, '--allow-netns-log']);
   t.after(async () => {
     await daemon.stop();
     await removeDir(daemon.dir);

@@ -53,7 +53,7 @@ test('LOG + rsyslog file: the seeds door opens and closes, forged lines never re
   let rsyslog: PrivateRsyslog = await startPrivateRsyslog({ dir, rules, kernelInput: true, udp: true, lab });
   t.after(() => rsyslog.stop());
 
-  const daemon = await startDaemon(lab, conf, ['--source', 'file', '--kernel-log', kernelLog, '--prefix', prefix]);
+  const daemon = await startDaemon(lab, conf, ['--source', 'file', '--kernel-log', kernelLog, '--prefix', prefix, '--allow-netns-log']);
   t.after(async () => {
     await daemon.stop();
     await removeDir(daemon.dir);
