@@ -129,7 +129,8 @@ describe('KernelLogFileSource', () => {
   it('turns kernel lines into events, dated by precise stamps, and rejects forged tags', async () => {
     writeFileSync(path, '');
     const sink = new RecordingSink();
-    const receivedAt = Date.UTC(2026, 10, 22, 10, 40);
+    // Within a minute of the traditional line's stamp (10:09:01): older lines are stale.
+    const receivedAt = Date.UTC(2026, 10, 22, 10, 9, 30);
     const source = new KernelLogFileSource({ path, prefix: 'portknock', sink, clock: { now: () => receivedAt }, pollMs: 20 });
     await source.start();
     try {
@@ -158,6 +159,21 @@ describe('KernelLogFileSource', () => {
       sink.rejects.map((r) => r.reason),
       ['not-kernel', 'missing-field:SRC'],
     );
+  });
+
+  it('refuses a kernel line stamped more than a minute ago as stale', async () => {
+    writeFileSync(path, '');
+    const sink = new RecordingSink();
+    const source = new KernelLogFileSource({ path, prefix: 'portknock', sink, clock: { now: () => Date.UTC(2026, 10, 22, 10, 11) }, pollMs: 20 });
+    await source.start();
+    try {
+      appendFileSync(path, `${realSyslogLines.traditionalWithUptime}\n`);
+      await waitFor(() => sink.rejects.length === 1, 'the rejection');
+    } finally {
+      await source.close();
+    }
+    assert.deepEqual(sink.events, []);
+    assert.equal(sink.rejects[0]?.reason, 'stale');
   });
 
   it('filters on the configured interface', async () => {

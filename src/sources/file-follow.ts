@@ -313,6 +313,9 @@ export class KernelLogFileSource implements KnockSource {
       const syslog = parseSyslogLine(line, now, -new Date(now).getTimezoneOffset());
       if (!syslog.ok) return sink.reject(syslog.reason, line.slice(0, 200));
       if (this.replays.isReplay(syslog.value)) return sink.reject('replayed', line.slice(0, 200));
+      // A kernel line reaches the file within milliseconds; an old one is a replay (an rsyslog restart
+      // into a file with no reference stamp yet, a restored file), never a knock to act on now.
+      if (now - syslog.value.timestamp > MAX_LINE_AGE_MS) return sink.reject('stale', line.slice(0, 200));
       const decoded = parseLogLine(syslog.value.message, prefix);
       if (!decoded.ok) return sink.reject(decoded.reason, line.slice(0, 200));
       const wanted = this.options.interface;
@@ -324,6 +327,8 @@ export class KernelLogFileSource implements KnockSource {
     }
   }
 }
+
+const MAX_LINE_AGE_MS = 60_000;
 
 function stripCarriageReturn(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
