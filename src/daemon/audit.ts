@@ -30,15 +30,25 @@ export class Audit {
     else this.logger.debug(fields, message);
   }
 
-  /** The line is built only once admitted: under a flood most are not, and this runs per packet. */
-  private limited(category: string, at: number, build: () => [string, Record<string, unknown>], level: 'chatter' | 'warn' = 'chatter'): void {
+  /**
+   * Whether a limited line may be written now (after the summary of lines held back, if any). Callers
+   * build their line only once admitted: under a flood most are not, and this runs per packet, so the
+   * refusal path allocates nothing here.
+   */
+  private admitted(category: string, at: number): boolean {
     const admission = this.limiter.admit(category, at);
-    if (!admission.admit) return;
-    const [message, fields] = build();
+    if (!admission.admit) return false;
     if (admission.summary) {
       const { suppressed, spanMs } = admission.summary;
       this.emit(at, line.suppressedLinesMessage(suppressed, category, spanMs), { event: 'suppressed', category, suppressed }, 'warn');
     }
+    return true;
+  }
+
+  /** For limited lines off the per-packet path; `build` runs only once the line is admitted. */
+  private limited(category: string, at: number, build: () => [string, Record<string, unknown>], level: 'chatter' | 'warn' = 'chatter'): void {
+    if (!this.admitted(category, at)) return;
+    const [message, fields] = build();
     this.emit(at, message, fields, level);
   }
 
@@ -59,15 +69,17 @@ export class Audit {
   }
 
   stage(at: number, source: string, door: string, stage: number): void {
-    this.limited('stage', at, () => [line.stageMessage(source, door, stage), { event: 'stage', source, door, stage }]);
+    if (this.admitted('stage', at)) this.emit(at, line.stageMessage(source, door, stage), { event: 'stage', source, door, stage }, 'chatter');
   }
 
   broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): void {
-    this.limited('broken', at, () => [line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got }]);
+    if (!this.admitted('broken', at)) return;
+    this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got }, 'chatter');
   }
 
   timedOut(at: number, source: string, door: string, stage: number): void {
-    this.limited('timeout', at, () => [line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage }]);
+    if (!this.admitted('timeout', at)) return;
+    this.emit(at, line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage }, 'chatter');
   }
 
   open(at: number, source: string, door: string, sequence: string): void {

@@ -31,6 +31,9 @@ interface Bucket {
 
 export const OVERFLOW_CATEGORY = '(other)';
 
+/** Shared: the refusal is the per-packet path under a flood and must not allocate. */
+const REFUSED: Admission = Object.freeze({ admit: false });
+
 export class LineLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly maxCategories: number;
@@ -60,7 +63,7 @@ export class LineLimiter {
     }
     if (bucket.suppressed === 0) bucket.firstSuppressedAt = nowMs;
     bucket.suppressed++;
-    return { admit: false };
+    return REFUSED;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Door, Family, KnockEvent, KnockStep, Protocol } from '../core/types.js';
 import { SequenceBook, type Candidate } from './sequences.js';
 import { StageQueue, type StageQueueLinks } from './stage-queue.js';
+import { SourceTable, type SourceTableLinks } from './source-table.js';
 
 /**
  * The knock sequence state machine: one attempt per (source address, door), time injected through the
@@ -26,9 +27,11 @@ export interface MatcherOptions {
   maxAttempts: number;
   onAction: (action: MatcherAction) => void;
   sequences?: SequenceBook;
+  /** Seed of the source address hash; the daemon passes a random one (see SourceTable), tests may rely on the fixed default. */
+  hashSeed?: number;
 }
 
-interface Attempt extends StageQueueLinks<Attempt> {
+interface Attempt extends StageQueueLinks<Attempt>, SourceTableLinks<Attempt> {
   source: string;
   family: Family;
   doorIndex: number;
@@ -39,26 +42,34 @@ interface Attempt extends StageQueueLinks<Attempt> {
   lastProtocol: Protocol;
   /** Sequences still consistent with the knocks so far (several only for time-based doors). */
   candidates: Candidate[];
-  /** This source's entry in bySource, kept so that removing an attempt costs one map lookup, not two. */
-  slots: (Attempt | undefined)[] | undefined;
 }
+
+/** Only for callers that do not care about hash flooding (tests, simulate): the daemon seeds randomly. */
+const DEFAULT_HASH_SEED = 0x2545f491;
 
 export class Matcher {
   private doors: readonly Door[];
   private readonly maxAttempts: number;
   private readonly emit: (action: MatcherAction) => void;
   readonly sequences: SequenceBook;
-  /** Attempts by source, one slot per door index. */
-  private readonly bySource = new Map<string, (Attempt | undefined)[]>();
+  /** Attempts by (source, door index). */
+  private readonly bySource: SourceTable<Attempt>;
   /** Attempts by stage, each in insertion order, so eviction finds the oldest of the lowest stage. */
   private readonly byStage: StageQueue<Attempt>[] = [];
   private count = 0;
+  /**
+   * The last attempt removed, reused by the next one begun: under a flood every new attempt evicts
+   * one, and reusing it spares the young generation an object that would live long enough to be
+   * promoted. Nothing keeps a removed attempt (actions copy its fields), so reuse cannot be seen.
+   */
+  private spare: Attempt | undefined;
 
   constructor(doors: readonly Door[], options: MatcherOptions) {
     this.doors = doors;
     this.maxAttempts = Math.max(1, options.maxAttempts);
     this.emit = options.onAction;
     this.sequences = options.sequences ?? new SequenceBook();
+    this.bySource = new SourceTable(options.hashSeed ?? DEFAULT_HASH_SEED);
   }
 
   get attemptCount(): number {
@@ -70,11 +81,13 @@ export class Matcher {
   }
 
   feed(event: KnockEvent): void {
-    const slots = this.bySource.get(event.source);
-    for (let index = 0; index < this.doors.length; index++) {
-      const door = this.doors[index]!;
+    const doors = this.doors;
+    const source = event.source;
+    const hash = this.bySource.hash(source);
+    for (let index = 0; index < doors.length; index++) {
+      const door = doors[index]!;
       if (!flagsSatisfy(door, event)) continue;
-      const attempt = slots?.[index];
+      const attempt = this.bySource.find(source, hash, index);
       if (attempt) {
         if (event.at - attempt.startedAt > door.seqTimeoutMs) {
           this.remove(attempt);
@@ -83,7 +96,7 @@ export class Matcher {
           continue;
         }
       }
-      this.begin(index, door, event);
+      this.begin(index, door, event, hash);
     }
   }
 
@@ -111,6 +124,7 @@ export class Matcher {
     const survivors: Attempt[] = [];
     for (const bucket of this.byStage) if (bucket) for (const attempt of bucket) survivors.push(attempt);
     this.bySource.clear();
+    this.spare = undefined;
     this.byStage.length = 0;
     this.count = 0;
     this.doors = doors;
@@ -118,7 +132,7 @@ export class Matcher {
       const newIndex = newIndexByName.get(old[attempt.doorIndex]!.name);
       if (newIndex === undefined || !sameMatching(old[attempt.doorIndex]!, doors[newIndex]!)) continue;
       attempt.doorIndex = newIndex;
-      this.insert(attempt);
+      this.insert(attempt, attempt.tableHash);
     }
   }
 
@@ -158,7 +172,7 @@ export class Matcher {
     return false;
   }
 
-  private begin(index: number, door: Door, event: KnockEvent): void {
+  private begin(index: number, door: Door, event: KnockEvent, hash: number): void {
     const candidates = this.sequences.candidates(door, event.at);
     // Runs for every packet of a flood: count first and allocate only when a candidate matches,
     // sharing the book's (never mutated) array when all of them do, as a fixed door's one does.
@@ -180,22 +194,38 @@ export class Matcher {
       this.emit({ kind: 'evict', door, source: event.source, family: event.family, stage: 0, at: event.at });
       return;
     }
-    const attempt: Attempt = {
-      source: event.source,
-      family: event.family,
-      doorIndex: index,
-      stage: 1,
-      startedAt: event.at,
-      lastPort: event.port,
-      lastProtocol: event.protocol,
-      candidates: matching,
-      slots: undefined,
-      // Set up front so every attempt keeps one hidden class when it joins a stage queue.
-      queueOlder: undefined,
-      queueNewer: undefined,
-      queueOwner: undefined,
-    };
-    this.insert(attempt);
+    // Taken only now: an action handler may have run in between.
+    let attempt = this.spare;
+    this.spare = undefined;
+    if (attempt) {
+      attempt.source = event.source;
+      attempt.family = event.family;
+      attempt.doorIndex = index;
+      attempt.stage = 1;
+      attempt.startedAt = event.at;
+      attempt.lastPort = event.port;
+      attempt.lastProtocol = event.protocol;
+      attempt.candidates = matching;
+    } else {
+      attempt = {
+        source: event.source,
+        family: event.family,
+        doorIndex: index,
+        stage: 1,
+        startedAt: event.at,
+        lastPort: event.port,
+        lastProtocol: event.protocol,
+        candidates: matching,
+        tableHash: hash,
+        tableNext: undefined,
+        tabled: false,
+        // Set up front so every attempt keeps one hidden class when it joins a stage queue.
+        queueOlder: undefined,
+        queueNewer: undefined,
+        queueOwner: undefined,
+      };
+    }
+    this.insert(attempt, hash);
     this.emit({ kind: 'stage', door, source: event.source, family: event.family, stage: 1, at: event.at });
   }
 
@@ -223,11 +253,9 @@ export class Matcher {
     return false;
   }
 
-  private insert(attempt: Attempt): void {
-    let slots = this.bySource.get(attempt.source);
-    if (!slots) this.bySource.set(attempt.source, (slots = []));
-    slots[attempt.doorIndex] = attempt;
-    attempt.slots = slots;
+  /** Callers guarantee that the source has no attempt for this door yet. */
+  private insert(attempt: Attempt, hash: number): void {
+    this.bySource.add(attempt, hash);
     this.bucket(attempt.stage).add(attempt);
     this.count++;
   }
@@ -239,12 +267,8 @@ export class Matcher {
   }
 
   private dropFromSource(attempt: Attempt): void {
-    const slots = attempt.slots;
-    if (!slots) return;
-    attempt.slots = undefined;
-    slots[attempt.doorIndex] = undefined;
-    for (let i = 0; i < slots.length; i++) if (slots[i] !== undefined) return;
-    this.bySource.delete(attempt.source);
+    this.bySource.delete(attempt);
+    this.spare = attempt;
   }
 
   private bucket(stage: number): StageQueue<Attempt> {
