@@ -105,10 +105,12 @@ export class NflogSource implements KnockSource {
       });
     }
     this.socket = socket;
-    socket.on('message', (msg) => this.receive(msg));
+    // An exception escaping these handlers would unwind into the netlink binding's C++ poll handler
+    // and abort the process (seen under a flood: "Napi::Error ... Error in native callback").
+    socket.on('message', (msg) => this.receiveSafely(msg));
     socket.on('truncatedMessage', (msg) => {
       this.options.log?.warn({ bytes: msg.length }, 'nflog: a netlink message was larger than the receive buffer and was cut');
-      this.receive(msg);
+      this.receiveSafely(msg);
     });
     socket.on('error', (error) => this.socketError(error));
     this.receiveBufferBytes = socket.getRecvBufferSize();
@@ -260,6 +262,18 @@ export class NflogSource implements KnockSource {
       this.options.sink.overrun('nflog');
     }
     // 'done' ends each kernel batch and 'noop' carries nothing: neither is input to count.
+  }
+
+  private receiveSafely(msg: Buffer): void {
+    try {
+      this.receive(msg);
+    } catch (error) {
+      try {
+        this.options.sink.trouble(new NfknockError(ErrorCodes.SOURCE_FAILED, `nflog: handling a netlink message failed: ${describe(error)}`, { cause: error }));
+      } catch {
+        // Nothing may escape into the binding, not even a failing sink.
+      }
+    }
   }
 
   private socketError(error: Error & { code?: string; errno?: number }): void {
