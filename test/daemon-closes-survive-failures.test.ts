@@ -54,7 +54,7 @@ test('a failing stop command keeps its door and is tried again with backoff unti
   assert.equal(world.commands.length, 4, 'retried after 10 s more');
   assert.equal(daemon.openDoors.length, 0);
   assert.equal(world.saved.at(-1)?.length, 0);
-  assert.ok(world.lines.some((line) => /stop command failed \(attempt 1 of/.test(line)));
+  assert.ok(world.lines.some((line) => /stop command failed \(attempt 1\); the door stays recorded/.test(line)));
 });
 
 test('a stop command that contains a tab round-trips through the state file', async () => {
@@ -205,4 +205,54 @@ test('replayed time-based sequences are rate-limited in the log', async () => {
   const audit = world.ports.audit;
   for (let i = 0; i < 5_000; i++) audit.replay(world.time.now, `10.0.${i >> 8}.${i & 255}`, 'door', 'step:1');
   assert.ok(world.lines.filter((line) => line.includes('replay refused')).length <= 400, `${world.lines.length} lines`);
+});
+
+test('a stop command that keeps failing is never given up: the door stays recorded', async () => {
+  const world = fakeWorld();
+  let stops = 0;
+  world.ports.runCommand = async (command) => {
+    world.commands.push(command);
+    if (command.startsWith('iptables -D')) stops++;
+    return command.startsWith('iptables -D') ? fail : ok;
+  };
+  const daemon = new Daemon(configWith([makeDoor({ cmdTimeoutMs: 1_000 })]), world.ports);
+  await daemon.start();
+  knock(world, '10.0.0.2');
+  await settle();
+  await world.time.advance(3 * 3_600_000);
+  assert.ok(stops >= 12, `${stops} attempts in 3 h`);
+  assert.equal(daemon.openDoors.length, 1);
+  assert.equal(world.saved.at(-1)?.length, 1);
+  await daemon.stop();
+});
+
+test('closing all at exit retries a failing stop at once, and keeps it recorded if it still fails', async () => {
+  const world = fakeWorld();
+  const outcomes: CommandOutcome[] = [ok, fail, fail, fail];
+  world.ports.runCommand = async (command) => {
+    world.commands.push(command);
+    return outcomes.shift() ?? ok;
+  };
+  const daemon = new Daemon(configWith([makeDoor()]), world.ports);
+  await daemon.start();
+  knock(world, '10.0.0.2');
+  await settle();
+  await daemon.stop({ closeAll: true });
+  assert.equal(world.commands.length, 4, 'start, then the stop three times');
+  assert.equal(daemon.openDoors.length, 1, 'still recorded for the next start');
+});
+
+test('a one-time file that cannot be read does not keep recorded doors from closing', async () => {
+  const world = fakeWorld();
+  world.ports.oneTime.read = async () => {
+    throw new Error('ENOENT: /etc/knockd/smtp');
+  };
+  const now = world.time.now;
+  const pending = [{ id: 'a', door: 'door', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 1_000 }];
+  const daemon = new Daemon(configWith([makeDoor({ name: 'smtp', steps: [], oneTimeFile: '/etc/knockd/smtp' })]), world.ports, { pending, usedSteps: {} });
+  // Whether start() then fails depends on whether the close already finished: either way it ran first.
+  await daemon.start().catch((error: unknown) => assert.match(String(error), /ENOENT/));
+  await settle();
+  assert.deepEqual(world.commands, ['close a']);
+  await daemon.stop();
 });

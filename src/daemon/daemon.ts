@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Config, Door, KnockEvent } from '../core/types.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type TimeSequenceDeriver } from '../matcher/sequences.js';
@@ -49,6 +50,8 @@ export class Daemon {
     this.doors = new DoorService(ports, this.sequences, this.counters, this.timers, () => this.config.doors, restored.pending);
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
+      // Sources are chosen by whoever sends packets: an unpredictable seed keeps them off one hash chain.
+      hashSeed: randomInt(0x7fffffff),
       sequences: this.sequences,
       onAction: (action) => this.onAction(action),
     });
@@ -68,8 +71,14 @@ export class Daemon {
    * keeps trying the source; with nothing to close, the error ends the start.
    */
   async start(): Promise<void> {
-    await this.loadOneTimeSequences(this.config.doors);
+    // Closing recorded doors comes first: nothing that fails below may keep them open.
     await this.doors.start();
+    try {
+      await this.loadOneTimeSequences(this.config.doors);
+    } catch (error) {
+      if (this.doors.keeper.list().length === 0) throw error;
+      this.ports.logger.error({ err: error }, 'a one-time sequences file cannot be read: its door stays shut; staying up to close the open doors');
+    }
     this.tickTimer = this.timers.setInterval(() => this.matcher.tick(this.ports.clock.now()), 1000);
     const source = this.ports.openSource(this.config, this.sink());
     try {
@@ -91,6 +100,7 @@ export class Daemon {
   /** SIGHUP: the caller parsed the new config (a broken one never reaches here). Runs after pending decisions. */
   reload(config: Config): Promise<void> {
     return this.doors.exclusive(async () => {
+      if (this.stopping) return;
       await this.loadOneTimeSequences(config.doors);
       const sourceChanged = describeSource(config) !== describeSource(this.config) || config.options.interface !== this.config.options.interface;
       if (sourceChanged && this.source) await this.switchSource(config);
@@ -111,6 +121,10 @@ export class Daemon {
     const next = this.ports.openSource(config, this.sink());
     try {
       await next.start();
+      if (this.stopping) {
+        await next.close();
+        return;
+      }
     } catch (error) {
       await next.close().catch(() => undefined);
       await this.loadOneTimeSequences(this.config.doors).catch(() => undefined);
@@ -182,7 +196,8 @@ export class Daemon {
     const { logger } = this.ports;
     await this.source?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the failed source failed'));
     this.source = undefined;
-    const next = this.ports.openSource(this.config, this.sink());
+    const config = this.config;
+    const next = this.ports.openSource(config, this.sink());
     try {
       await next.start();
     } catch (error) {
@@ -196,6 +211,12 @@ export class Daemon {
       return;
     }
     this.source = next;
+    if (config !== this.config) {
+      // A reload came while we were opening the old config's source: open the new one instead.
+      this.restartDelayMs = FIRST_RESTART_DELAY_MS;
+      this.scheduleSourceRestart();
+      return;
+    }
     this.restartDelayMs = FIRST_RESTART_DELAY_MS;
     this.counters.sourceRestarts++;
     logger.warn('source (re)opened; knocks sent while it was down were not seen');

@@ -102,9 +102,16 @@ export class DoorKeeper {
     const pending = this.byId.get(id);
     if (!pending) return undefined;
     this.closing.delete(id);
+    const key = keyOf(pending.door, pending.source);
+    const newer = this.openByKey.get(key);
+    const newerPending = newer === undefined ? undefined : this.byId.get(newer);
+    if (newerPending && newerPending.stopCommand === pending.stopCommand) {
+      // The source knocked again meanwhile: the newer open will run this same stop command, later.
+      this.byId.delete(id);
+      return newerPending;
+    }
     const retried = { ...pending, closesAt };
     this.byId.set(id, retried);
-    const key = keyOf(pending.door, pending.source);
     if (!this.openByKey.has(key)) this.openByKey.set(key, id);
     return retried;
   }

@@ -42,8 +42,8 @@ export interface DoorPorts {
   };
 }
 
-/** A failed stop command is tried again after 5 s, doubling up to 10 min, at most this many times. */
-const STOP_ATTEMPTS = 10;
+/** A failed stop command is tried again after 5 s, doubling up to 10 min; from this attempt on, loudly. */
+const STOP_ATTEMPTS_BEFORE_ALARM = 5;
 const FIRST_STOP_RETRY_MS = 5_000;
 const MAX_STOP_RETRY_MS = 600_000;
 
@@ -58,6 +58,7 @@ export class DoorService {
   private readonly lanes = new Map<string, Promise<void>>();
   private closeTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private closingAll = false;
   /** Monotonic deadlines of the pending closes, kept in memory next to the wall-clock ones. */
   private readonly monotonicDeadlines = new Map<string, number>();
   private readonly stopAttempts = new Map<string, number>();
@@ -105,16 +106,20 @@ export class DoorService {
    */
   async stop(options: { closeAll: boolean; graceMs: number }): Promise<void> {
     if (options.closeAll) {
-      await this.serial;
-      await Promise.all(this.lanes.values());
-      await this.exclusive(() => this.closeDoors(this.keeper.takeAll()));
-      await Promise.all(this.lanes.values());
+      this.closingAll = true;
+      const closes = await this.exclusive(async () => this.closeDoors(this.keeper.takeAll()));
+      // Doors already closing when we stopped are waited for too; unrelated hung starts are not.
+      await Promise.all([...closes, ...this.lanesOf(this.keeper.list())]);
       await this.serial;
     } else {
       await this.within(this.serial, options.graceMs);
     }
     this.stopping = true;
     if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
+  }
+
+  private lanesOf(pending: readonly PendingClose[]): Promise<void>[] {
+    return pending.map((p) => this.lanes.get(laneOf(p.door, p.source))).filter((lane): lane is Promise<void> => lane !== undefined);
   }
 
   private enqueue(operation: () => Promise<void>): void {
@@ -259,7 +264,7 @@ export class DoorService {
     return this.exclusive(async () => {
       const monotonicNow = this.monotonicNow();
       const due = this.keeper.takeDue(this.ports.clock.now(), (pending) => (this.monotonicDeadlines.get(pending.id) ?? Infinity) <= monotonicNow);
-      await this.closeDoors(due);
+      this.closeDoors(due);
       this.scheduleCloses();
     }).catch((error: unknown) => {
       this.ports.logger.error({ err: error }, 'closing doors failed');
@@ -272,47 +277,63 @@ export class DoorService {
    * that persist runs the stop command again at the next start: closing twice is harmless, never
    * closing is not. A stop command that fails keeps its door and is tried again with backoff.
    */
-  private async closeDoors(due: PendingClose[]): Promise<void> {
+  private closeDoors(due: PendingClose[]): Promise<void>[] {
     const { audit, clock } = this.ports;
-    for (const pending of due) {
+    return due.map((pending) => {
       audit.commandTimeout(clock.now(), pending.source, pending.door);
       audit.closing(clock.now(), pending.source, pending.door);
-      this.inLane(laneOf(pending.door, pending.source), async () => {
-        const ok = await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door);
-        await this.exclusive(() => (ok ? this.forget(pending) : this.retryLater(pending)));
-      });
+      return this.inLane(laneOf(pending.door, pending.source), () => this.runStop(pending));
+    });
+  }
+
+  private async runStop(pending: PendingClose): Promise<void> {
+    const ok = await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door);
+    if (ok) return this.exclusive(() => this.forget(pending));
+    // Closing everything at exit: no later retry will come, so try again now (twice at most).
+    if (this.closingAll && (this.stopAttempts.get(pending.id) ?? 0) < 2) {
+      this.stopAttempts.set(pending.id, (this.stopAttempts.get(pending.id) ?? 0) + 1);
+      return this.runStop(pending);
     }
+    return this.exclusive(() => this.retryLater(pending));
   }
 
   private async forget(pending: PendingClose): Promise<void> {
     this.keeper.finishClose(pending.id);
     this.monotonicDeadlines.delete(pending.id);
     this.stopAttempts.delete(pending.id);
+    this.failedStarts.delete(laneOf(pending.door, pending.source));
     if (!(await this.persist())) {
       this.ports.logger.error({ door: pending.door, source: pending.source }, 'the door was closed but the state file still lists it; its stop command will run again at the next start');
     }
     this.scheduleCloses();
   }
 
+  /**
+   * A stop command failed: the door stays recorded and the command is tried again, after 5 s doubling
+   * to 10 minutes, for as long as it takes. Giving up would forget a door that may still be open.
+   */
   private async retryLater(pending: PendingClose): Promise<void> {
     const attempts = (this.stopAttempts.get(pending.id) ?? 0) + 1;
+    this.stopAttempts.set(pending.id, attempts);
     const { audit, clock, logger } = this.ports;
-    if (attempts >= STOP_ATTEMPTS || this.stopping) {
-      logger.error({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, 'the stop command kept failing: THE DOOR MAY STILL BE OPEN; giving up');
-      audit.refused(clock.now(), pending.source, pending.door, `stop command failed ${attempts} times, giving up: the door may still be open`);
-      if (this.stopping) {
-        // Keep it recorded: the next start tries again.
-        this.keeper.retryClose(pending.id, clock.now());
-        return;
-      }
+    if (this.stopping || this.closingAll) {
+      audit.refused(clock.now(), pending.source, pending.door, 'stop command failed at exit; the door stays recorded and the next start tries again');
+      this.keeper.retryClose(pending.id, clock.now());
+      return;
+    }
+    const delay = Math.min(FIRST_STOP_RETRY_MS * 2 ** (attempts - 1), MAX_STOP_RETRY_MS);
+    const retried = this.keeper.retryClose(pending.id, clock.now() + delay);
+    if (retried === undefined) return;
+    if (retried.id !== pending.id) {
+      // A newer open of the same door for the same source runs this very stop command later.
       await this.forget(pending);
       return;
     }
-    this.stopAttempts.set(pending.id, attempts);
-    const delay = Math.min(FIRST_STOP_RETRY_MS * 2 ** (attempts - 1), MAX_STOP_RETRY_MS);
-    const retried = this.keeper.retryClose(pending.id, clock.now() + delay);
-    if (retried) this.trackMonotonic(retried);
-    audit.refused(clock.now(), pending.source, pending.door, `stop command failed (attempt ${attempts} of ${STOP_ATTEMPTS}); trying again in ${Math.round(delay / 1000)} s`);
+    this.trackMonotonic(retried);
+    if (attempts >= STOP_ATTEMPTS_BEFORE_ALARM) {
+      logger.error({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, 'the stop command keeps failing: THE DOOR MAY STILL BE OPEN');
+    }
+    audit.refused(clock.now(), pending.source, pending.door, `stop command failed (attempt ${attempts}); the door stays recorded, trying again in ${Math.round(delay / 1000)} s`);
     await this.persist();
     this.scheduleCloses();
   }

@@ -1,6 +1,6 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config, Door } from '../core/types.js';
+import { defaultOptions, type Config, type Door } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
@@ -8,6 +8,8 @@ import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger
 import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
 import { CommandQueue } from '../runner/command-queue.js';
 import { StateStore } from '../runner/state-store.js';
+import { runCommand } from '../runner/shell.js';
+import type { PendingClose } from '../runner/state-format.js';
 import { markStepsUsed } from '../runner/one-time-file.js';
 import { writeFileAtomic } from '../runner/atomic-file.js';
 import { NflogSource } from '../sources/nflog.js';
@@ -34,7 +36,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   if (flags.daemon) {
     logger.warn('-d/--daemon is accepted for knockd compatibility but nfknockd stays in the foreground: run it under systemd (systemd/nfknockd.service)');
   }
-  const config = mergeFlags(await loadConfig(flags.config), flags);
+  let config: Config;
+  try {
+    config = mergeFlags(await loadConfig(flags.config), flags);
+  } catch (error) {
+    await closeRecordedDoors(flags.stateDir ?? defaultOptions.stateDir, logger);
+    throw error;
+  }
   const commandTimeoutMs = flags.commandTimeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : integerFlag(flags.commandTimeout, '--command-timeout', 1, 86_400) * 1000;
 
   const knockLog = new KnockLog({ logger });
@@ -119,6 +127,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       logger.info({ signal, counters: daemon.counters.snapshot(), openDoors: daemon.openDoors.length }, 'stopping');
       void (async () => {
         await daemon.stop({ closeAll: flags.closeOnExit === true });
+        // A start command still running must not finish after the next daemon has run its stop.
+        commands.abortAll();
         await syslog?.close();
         await knockLog.close();
         await removePidFile(config.options.pidFile);
@@ -191,6 +201,32 @@ async function readUsedSteps(path: string, logger: Logger): Promise<Record<strin
     logger.error({ err: error, path }, 'the used time steps file is corrupt; time-based sequences of the current step may be replayed once');
     return {};
   }
+}
+
+/**
+ * The config cannot be read, so no daemon will run to close the doors the state dir records: close
+ * them all now, early rather than never. Stop commands that fail stay recorded for the next start.
+ */
+async function closeRecordedDoors(stateDir: string, logger: Logger): Promise<void> {
+  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return;
+  const store = new StateStore(stateDir);
+  let pending: PendingClose[];
+  try {
+    ({ pending } = await store.load());
+  } catch (error) {
+    logger.error({ err: error, stateDir }, 'cannot read the recorded open doors');
+    return;
+  }
+  if (pending.length === 0) return;
+  logger.error({ doors: pending.length, stateDir }, 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them');
+  const kept: PendingClose[] = [];
+  for (const door of pending) {
+    const result = await runCommand(door.stopCommand, { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
+    const closed = result.exitCode === 0 && !result.timedOut;
+    logger[closed ? 'info' : 'error']({ door: door.door, source: door.source, exitCode: result.exitCode, stderr: result.stderr || undefined }, closed ? 'door closed' : 'stop command failed; kept for the next start');
+    if (!closed) kept.push(door);
+  }
+  await store.save(kept).catch((error: unknown) => logger.error({ err: error }, 'saving the state failed'));
 }
 
 async function writePidFile(path: string | undefined): Promise<void> {

@@ -57,6 +57,7 @@ interface Waiting {
 }
 
 export class CommandQueue {
+  private readonly abort = new AbortController();
   private readonly starts: Waiting[] = [];
   private readonly stops: Waiting[] = [];
   private running = 0;
@@ -86,6 +87,14 @@ export class CommandQueue {
       queuedStops: this.stops.length,
       refusedStarts: this.refusedStarts,
     };
+  }
+
+  /**
+   * Kills every running command's process group and refuses what waits: for the daemon's exit. A start
+   * command must not outlive the daemon and finish after the next daemon has run its stop command.
+   */
+  abortAll(): void {
+    this.abort.abort();
   }
 
   submit(job: CommandJob): Submission {
@@ -133,7 +142,7 @@ export class CommandQueue {
     const isStop = job.kind === 'stop';
     this.running++;
     if (isStop) this.runningStops++;
-    const options: RunCommandOptions = { timeoutMs: job.timeoutMs };
+    const options: RunCommandOptions = { timeoutMs: job.timeoutMs, signal: this.abort.signal };
     if (job.env !== undefined) options.env = job.env;
     if (this.options.killGraceMs !== undefined) options.killGraceMs = this.options.killGraceMs;
     this.run(job.command, options)

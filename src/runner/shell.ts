@@ -12,6 +12,8 @@ export interface RunCommandOptions {
   killGraceMs?: number;
   /** Bytes kept of each of stdout and stderr. */
   outputLimit?: number;
+  /** Aborting kills the whole process group at once (the daemon is stopping: no command may outlive it). */
+  signal?: AbortSignal;
   shell?: string;
 }
 
@@ -67,6 +69,9 @@ export function runCommand(command: string, options: RunCommandOptions): Promise
         return false; // ESRCH: the group is already gone.
       }
     };
+    const onAbort = () => killGroup('SIGKILL');
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     const timeoutTimer = setTimeout(() => {
       timedOut = true;
       killGroup('SIGTERM');
@@ -83,6 +88,7 @@ export function runCommand(command: string, options: RunCommandOptions): Promise
       if (settled) return;
       settled = true;
       clearTimeout(timeoutTimer);
+      options.signal?.removeEventListener('abort', onAbort);
       resolve(result);
     };
 
