@@ -11,7 +11,7 @@
 import v8 from 'node:v8';
 import type { DestinationStream } from 'pino';
 import { decodeNflogBatch, type NflogBatchHandler } from '../../src/decode/nflog.js';
-import { parseLogLine } from '../../src/decode/log-line.js';
+import { parseKnockLine } from '../../src/decode/log-line.js';
 import { formatIPv4 } from '../../src/core/address.js';
 import { Matcher, type MatcherAction } from '../../src/matcher/matcher.js';
 import type { Config, KnockEvent } from '../../src/core/types.js';
@@ -270,14 +270,14 @@ function logLineScenario(seconds: number): InProcessResult {
   const runPass = (): number => {
     let events = 0;
     for (const line of lines) {
-      const decoded = parseLogLine(line, 'portknock');
       at += 0.001;
+      const decoded = parseKnockLine(line, 'portknock', Math.floor(at));
       if (!decoded.ok) {
         rejects++;
         continue;
       }
       events++;
-      matcher.feed({ ...decoded.value, at: Math.floor(at) });
+      matcher.feed(decoded.value);
     }
     matcher.tick(Math.floor(at));
     return events;

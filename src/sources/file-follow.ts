@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { parseLogLine } from '../decode/log-line.js';
+import { parseKnockLine } from '../decode/log-line.js';
 import { parseSyslogLine, SyslogReplayGuard } from '../decode/syslog.js';
 import type { KnockSource, SourceSink } from './types.js';
 
@@ -316,11 +316,11 @@ export class KernelLogFileSource implements KnockSource {
       // A kernel line reaches the file within milliseconds; an old one is a replay (an rsyslog restart
       // into a file with no reference stamp yet, a restored file), never a knock to act on now.
       if (now - syslog.value.timestamp > MAX_LINE_AGE_MS) return sink.reject('stale', line.slice(0, 200));
-      const decoded = parseLogLine(syslog.value.message, prefix);
+      const decoded = parseKnockLine(syslog.value.message, prefix, syslog.value.precise ? syslog.value.timestamp : now);
       if (!decoded.ok) return sink.reject(decoded.reason, line.slice(0, 200));
       const wanted = this.options.interface;
       if (wanted !== undefined && decoded.value.inInterface !== wanted) return sink.reject('wrong-interface', decoded.value.inInterface);
-      sink.event({ ...decoded.value, at: syslog.value.precise ? syslog.value.timestamp : now });
+      sink.event(decoded.value);
     } catch (error) {
       // A sink that throws must not stop the follower.
       this.options.log?.warn({ err: error }, 'file source: handling a line failed');

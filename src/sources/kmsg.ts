@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { NfknockError, ErrorCodes } from '../core/errors.js';
 import { KERNEL_FACILITY, parseKmsgRecord } from '../decode/kmsg.js';
-import { parseLogLine } from '../decode/log-line.js';
+import { parseKnockLine } from '../decode/log-line.js';
 import type { KnockSource, SourceSink } from './types.js';
 
 export interface KmsgSourceOptions {
-  /** LOG rule prefix, e.g. `portknock`; see parseLogLine for how separators are handled. */
+  /** LOG rule prefix, e.g. `portknock`; see parseKnockLine for how separators are handled. */
   prefix: string;
   sink: SourceSink;
   clock: Clock;
@@ -155,11 +155,11 @@ export class KmsgSource implements KnockSource {
     const record = parsed.value;
     this.noteSequence(record.seq);
     if (record.facility !== KERNEL_FACILITY) return sink.reject('not-kernel', record.message.slice(0, 200));
-    const decoded = parseLogLine(record.message, this.options.prefix);
+    const decoded = parseKnockLine(record.message, this.options.prefix, this.epochMillis(record.usec));
     if (!decoded.ok) return sink.reject(decoded.reason, record.message.slice(0, 200));
     const wanted = this.options.interface;
     if (wanted !== undefined && decoded.value.inInterface !== wanted) return sink.reject('wrong-interface', decoded.value.inInterface);
-    sink.event({ ...decoded.value, at: this.epochMillis(record.usec) });
+    sink.event(decoded.value);
   }
 
   private noteSequence(seq: number): void {
