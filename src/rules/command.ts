@@ -31,7 +31,7 @@ export function registerRulesCommand(program: Command): Command {
     .addOption(new Option('--family <n>', 'iptables-restore (4) or ip6tables-restore (6) output').choices(['4', '6']).default('4'))
     .option('--complete', 'a whole default-deny filter table, not a fragment for --noflush')
     .addOption(new Option('--format <format>', 'output for iptables-restore or nft -f').choices(['iptables', 'nft']).default('iptables'))
-    .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40')
+    .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40; beware: a spoofed flood then fills its table and locks out new knockers (docs/deploying.md)')
     .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
     .action(async (flags: RulesFlags) => {
       const config = await loadConfig(flags.config);
