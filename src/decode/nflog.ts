@@ -325,30 +325,19 @@ function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number):
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[l4 + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return {
-      source: formatIPv4(b, start + 12),
-      family: 4,
-      destination: destinationIPv4(b, start + 16),
-      protocol: 'tcp',
-      port: beU16(b, l4 + 2),
-      tcpFlags: (b[l4 + 13] as number) & 0x3f,
-      at,
-    };
+    return knockEvent(formatIPv4(b, start + 12), 4, destinationIPv4(b, start + 16), 'tcp', beU16(b, l4 + 2), (b[l4 + 13] as number) & 0x3f, at);
   }
   if (protocol === IPPROTO_UDP) {
     if (declared < 8) return 'bad-ip-header';
     if (available < UDP_NEEDED) return 'truncated';
-    return {
-      source: formatIPv4(b, start + 12),
-      family: 4,
-      destination: destinationIPv4(b, start + 16),
-      protocol: 'udp',
-      port: beU16(b, l4 + 2),
-      tcpFlags: 0,
-      at,
-    };
+    return knockEvent(formatIPv4(b, start + 12), 4, destinationIPv4(b, start + 16), 'udp', beU16(b, l4 + 2), 0, at);
   }
   return 'not-tcp-udp';
+}
+
+/** One shape for every event the decoder makes, so the matcher's accesses stay monomorphic. */
+function knockEvent(source: string, family: 4 | 6, destination: string, protocol: 'tcp' | 'udp', port: number, tcpFlags: number, at: number): KnockEvent {
+  return { source, family, destination, protocol, port, tcpFlags, at };
 }
 
 function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number): KnockEvent | NflogRejectReason {
@@ -386,27 +375,11 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number):
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[p + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return {
-      source: formatIPv6(b, start + 8),
-      family: 6,
-      destination: destinationIPv6(b, start + 24),
-      protocol: 'tcp',
-      port: beU16(b, p + 2),
-      tcpFlags: (b[p + 13] as number) & 0x3f,
-      at,
-    };
+    return knockEvent(formatIPv6(b, start + 8), 6, destinationIPv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, at);
   }
   if (declared < 8) return 'bad-ip-header';
   if (available < UDP_NEEDED) return 'truncated';
-  return {
-    source: formatIPv6(b, start + 8),
-    family: 6,
-    destination: destinationIPv6(b, start + 24),
-    protocol: 'udp',
-    port: beU16(b, p + 2),
-    tcpFlags: 0,
-    at,
-  };
+  return knockEvent(formatIPv6(b, start + 8), 6, destinationIPv6(b, start + 24), 'udp', beU16(b, p + 2), 0, at);
 }
 
 // ---------------------------------------------------------------------------------------------

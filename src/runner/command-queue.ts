@@ -13,7 +13,7 @@
  *  - `stopReserve` extra slots are only for stops, so even `concurrency` hung start commands (each
  *    bounded by its own timeout) cannot delay a stop.
  */
-import { runCommand, type CommandResult, type RunCommandOptions } from './shell.js';
+import { failedToStart, runCommand, type CommandResult, type RunCommandOptions } from './shell.js';
 import type { Logger } from '../logging/logger.js';
 
 export type CommandKind = 'start' | 'stop';
@@ -146,16 +146,7 @@ export class CommandQueue {
     if (job.env !== undefined) options.env = job.env;
     if (this.options.killGraceMs !== undefined) options.killGraceMs = this.options.killGraceMs;
     this.run(job.command, options)
-      .catch((error: unknown): CommandResult => ({
-        exitCode: null,
-        signal: null,
-        timedOut: false,
-        stdout: '',
-        stderr: '',
-        outputTruncated: false,
-        durationMs: 0,
-        spawnError: error instanceof Error ? error.message : String(error),
-      }))
+      .catch((error: unknown): CommandResult => failedToStart(error, performance.now()))
       .then((result) => {
         this.running--;
         if (isStop) this.runningStops--;

@@ -143,7 +143,8 @@ export function runCommand(command: string, options: RunCommandOptions): Promise
   });
 }
 
-function failedToStart(error: unknown, started: number): CommandResult {
+/** The result of a command that never ran: the shell could not be started at all. */
+export function failedToStart(error: unknown, started: number): CommandResult {
   return {
     exitCode: null,
     signal: null,
