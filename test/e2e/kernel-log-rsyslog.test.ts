@@ -72,8 +72,8 @@ test('LOG + rsyslog file: the seeds door opens and closes, forged lines never re
     assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d \S+ kernel: /m);
     await waitForProbe(lab, 4, 'filtered', 8000);
     const closedAfter = Date.now() - openedAt;
-    // The close is due cmd_timeout after the knock's syslog stamp, which imkmsg makes up to 1 s early.
-    assert.ok(closedAfter >= 1900, `closed too early (${closedAfter} ms)`);
+    // cmd_timeout counts from the open, not from the syslog stamp (imkmsg makes it up to 1 s early).
+    assert.ok(closedAfter >= 2500, `closed too early (${closedAfter} ms)`);
     const log = await daemon.log();
     for (const expected of [`${client}: openSSH: Stage 1`, `${client}: openSSH: Stage 2`, `${client}: openSSH: OPEN SESAME`, `${client}: openSSH: command timeout`]) {
       assert.ok(log.includes(expected), `log has ${JSON.stringify(expected)}:\n${log}`);
