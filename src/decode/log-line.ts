@@ -45,12 +45,7 @@ const OPEN_BRACKET = 0x5b;
 
 /** Byte 13 of the TCP header, so LOG and NFLOG events carry the same bits. AE lives in byte 12. */
 const tcpFlagWords: readonly (readonly [string, number])[] = [
-  ['FIN', TcpFlag.FIN],
-  ['SYN', TcpFlag.SYN],
-  ['RST', TcpFlag.RST],
-  ['PSH', TcpFlag.PSH],
-  ['ACK', TcpFlag.ACK],
-  ['URG', TcpFlag.URG],
+  ...Object.entries(TcpFlag),
   ['ECE', 0x40],
   ['CWR', 0x80],
   ['AE', 0],

@@ -1,13 +1,7 @@
 import { TcpFlag, type TcpFlagRule } from '../core/types.js';
 
-const order: [keyof typeof TcpFlag, number][] = [
-  ['FIN', TcpFlag.FIN],
-  ['SYN', TcpFlag.SYN],
-  ['RST', TcpFlag.RST],
-  ['PSH', TcpFlag.PSH],
-  ['ACK', TcpFlag.ACK],
-  ['URG', TcpFlag.URG],
-];
+/** TcpFlag is declared in bit order, which is the order iptables and nft print flags in. */
+const order = Object.entries(TcpFlag);
 
 function names(bits: number): string[] {
   return order.filter(([, bit]) => (bits & bit) !== 0).map(([name]) => name);
