@@ -59,6 +59,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   const loaded = await store.load();
   for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
   const usedSteps = await readUsedSteps(usedStepsPath, logger);
+  let stepsWritten = `${JSON.stringify(usedSteps)}\n`;
 
   const daemon = new Daemon(
     config,
@@ -69,8 +70,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       state: {
         save: async ({ pending, usedSteps: steps }) => {
           await store.save(pending);
-          if (Object.keys(steps).length > 0 || config.doors.some((door) => door.timeSequence)) {
-            await writeFileAtomic(usedStepsPath, `${JSON.stringify(steps)}\n`, 0o600);
+          // Every open and close saves; the used steps change only when a time-based door opens.
+          const text = `${JSON.stringify(steps)}\n`;
+          if (text !== stepsWritten) {
+            await writeFileAtomic(usedStepsPath, text, 0o600);
+            stepsWritten = text;
           }
         },
       },
