@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serializeState } from '../src/runner/state-format.js';
-import { STATE_FILE_NAME } from '../src/runner/state-store.js';
+import { serializeState } from '../src/state/state-format.js';
+import { STATE_FILE_NAME } from '../src/state/state-store.js';
 import { nfknockdPath } from './helpers/daemon-lab.js';
 
 test('a broken config at start closes the doors the state dir records, then exits with the config error', async (t) => {

@@ -128,8 +128,8 @@ test('a command-only door (no stop command) runs its command on every open and r
 });
 
 test('what the door keeper plans survives the state file format (ids included)', async () => {
-  const { DoorKeeper } = await import('../src/daemon/door-keeper.js');
-  const { serializeState, parseState } = await import('../src/runner/state-format.js');
+  const { DoorKeeper } = await import('../src/doors/door-keeper.js');
+  const { serializeState, parseState } = await import('../src/state/state-format.js');
   const keeper = new DoorKeeper();
   const plan = keeper.plan(makeDoor({ name: 'open SSH | now' }), 'fd00::2', 6, 1_700_000_000_000);
   assert.equal(plan.kind, 'start');

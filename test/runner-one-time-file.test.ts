@@ -4,7 +4,7 @@ import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile, readdir } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { commentOutLine, markSequenceUsed } from '../src/runner/one-time-file.js';
+import { commentOutLine, markSequenceUsed } from '../src/state/one-time-file.js';
 import { isNfknockError } from '../src/core/errors.js';
 
 async function sequenceFile(t: { after: (fn: () => Promise<void>) => void }, text: string, mode = 0o600) {

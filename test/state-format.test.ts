@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseState, serializeState, STATE_VERSION, type PendingClose } from '../src/runner/state-format.js';
+import { parseState, serializeState, STATE_VERSION, type PendingClose } from '../src/state/state-format.js';
 import { formatIPv4, formatIPv6 } from '../src/core/address.js';
 
 const record = (overrides: Partial<PendingClose> = {}): PendingClose => ({

@@ -6,9 +6,9 @@ import { chown, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StateStore, STATE_FILE_NAME, type PendingClose } from '../src/runner/state-store.js';
-import { parseState, serializeState } from '../src/runner/state-format.js';
-import { writeFileAtomic } from '../src/runner/atomic-file.js';
+import { StateStore, STATE_FILE_NAME, type PendingClose } from '../src/state/state-store.js';
+import { parseState, serializeState } from '../src/state/state-format.js';
+import { writeFileAtomic } from '../src/state/atomic-file.js';
 import { isNfknockError } from '../src/core/errors.js';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }) {
@@ -104,7 +104,7 @@ test('a state directory that is read-only is NFK_STATE_IO when saving', async (t
   }
   // Root writes anywhere: run the store as nobody, owning the 0500 directory, to see the refusal.
   await chown(dir, 65534, 65534);
-  const storeModule = new URL('../src/runner/state-store.js', import.meta.url).href;
+  const storeModule = new URL('../src/state/state-store.js', import.meta.url).href;
   const script = `import(${JSON.stringify(storeModule)}).then((m) => new m.StateStore(${JSON.stringify(dir)}).load()).then(() => console.log('loaded'), (e) => console.log(e.code, e.message))`;
   const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
@@ -142,7 +142,7 @@ test('a crash at any moment of a save leaves either the old or the new file', as
   await chmod(dir, 0o700);
   const big = (tag: string) => Array.from({ length: 300 }, (_, i) => pendingClose(`${tag}-${i}`));
   const versions = new Map([serializeState(big('old')), serializeState(big('new'))].map((text) => [text, true]));
-  const module = fileURLToPath(new URL('../src/runner/state-store.js', import.meta.url));
+  const module = fileURLToPath(new URL('../src/state/state-store.js', import.meta.url));
   const script = `
     const { StateStore } = await import(${JSON.stringify(module)});
     const big = (tag) => Array.from({ length: 300 }, (_, i) => ({ id: tag + '-' + i, door: 'openSSH', source: '10.0.0.2', family: 4,

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { exitStatusFor, isNfknockError } from '../src/core/errors.js';
-import { DoorKeeper } from '../src/daemon/door-keeper.js';
-import { serializeState, type PendingClose } from '../src/runner/state-format.js';
-import { STATE_FILE_NAME } from '../src/runner/state-store.js';
+import { DoorKeeper } from '../src/doors/door-keeper.js';
+import { serializeState, type PendingClose } from '../src/state/state-format.js';
+import { STATE_FILE_NAME } from '../src/state/state-store.js';
 import { defaultStatusCommandIo, readStatus, registerStatusCommand, type StatusCommandIo } from '../src/status/command.js';
 import { formatDuration, formatStatus, snapshotFromStateText } from '../src/status/status.js';
 

@@ -3,7 +3,7 @@ import type { Config, Door, KnockEvent } from '../core/types.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
-import type { PendingClose } from './door-keeper.js';
+import type { PendingClose } from '../doors/door-keeper.js';
 import { DoorService, type DoorPorts, type Timers } from './door-service.js';
 import { Counters } from './counters.js';
 

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Clock, Door, Family } from '../core/types.js';
 import { substituteCommand } from '../config/substitute.js';
 import { resolveStartCommand } from '../config/commands.js';
-import { parseState, serializeState } from '../runner/state-format.js';
+import { parseState, serializeState } from '../state/state-format.js';
 import type { Candidate, SequenceBook } from '../matcher/sequences.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
-import { DoorKeeper, type PendingClose } from './door-keeper.js';
+import { DoorKeeper, type PendingClose } from '../doors/door-keeper.js';
 import type { Audit } from './audit.js';
 import type { Counters } from './counters.js';
 

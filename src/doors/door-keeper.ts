@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Door, Family } from '../core/types.js';
 import { substituteCommand } from '../config/substitute.js';
 import { resolveStopCommand } from '../config/commands.js';
-import type { PendingClose } from '../runner/state-format.js';
+import type { PendingClose } from '../state/state-format.js';
 
 export type { PendingClose };
 

@@ -1,7 +1,7 @@
 import type { Config, Door, Family, Protocol } from '../core/types.js';
 import { resolveStartCommand } from '../config/commands.js';
 import { substituteCommand } from '../config/substitute.js';
-import { DoorKeeper } from '../daemon/door-keeper.js';
+import { DoorKeeper } from '../doors/door-keeper.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import { SyslogReplayGuard } from '../decode/syslog.js';

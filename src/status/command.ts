@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { defaultOptions } from '../core/types.js';
-import { STATE_FILE_NAME } from '../runner/state-store.js';
+import { STATE_FILE_NAME } from '../state/state-store.js';
 import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
 
 export interface StatusCommandOptions {

@@ -1,6 +1,6 @@
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { escapeControlCharacters } from '../logging/knockd-format.js';
-import { parseState, type PendingClose } from '../runner/state-format.js';
+import { parseState, type PendingClose } from '../state/state-format.js';
 
 /** What the state directory says about open doors, read without changing anything. */
 export interface StatusSnapshot {

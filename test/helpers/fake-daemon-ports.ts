@@ -3,7 +3,7 @@ import type { Config, Door, KnockEvent } from '../../src/core/types.js';
 import { defaultOptions } from '../../src/core/types.js';
 import { Audit } from '../../src/daemon/audit.js';
 import type { CommandOutcome, DaemonPorts } from '../../src/daemon/daemon.js';
-import type { PendingClose } from '../../src/daemon/door-keeper.js';
+import type { PendingClose } from '../../src/doors/door-keeper.js';
 import type { SourceSink } from '../../src/sources/types.js';
 import type { OneTimeLine } from '../../src/matcher/sequences.js';
 
