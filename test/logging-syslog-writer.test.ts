@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyslogWriter } from '../src/logging/knock-log.js';
+import { SyslogWriter } from '../src/logging/syslog-writer.js';
 import { createLogger } from '../src/logging/logger.js';
 
 function memoryLogger() {

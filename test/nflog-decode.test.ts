@@ -1,12 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  buildNflogConfigMessages,
-  buildNflogUnbindMessage,
-  decodeNetlinkReplies,
-  decodeNflogBatch,
-  type NflogBatchHandler,
-} from '../src/decode/nflog.js';
+import { decodeNflogBatch, type NflogBatchHandler } from '../src/decode/nflog.js';
+import { buildNflogConfigMessages, buildNflogUnbindMessage, decodeNetlinkReplies } from '../src/sources/nflog-requests.js';
 import type { KnockEvent } from '../src/core/types.js';
 import { NfknockError } from '../src/core/errors.js';
 import {

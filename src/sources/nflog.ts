@@ -3,9 +3,8 @@ import { RawNetlinkSocket, Protocol } from 'netlink';
 import type { Logger } from 'pino';
 import type { Clock, KnockEvent } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { buildNflogConfigMessages, buildNflogUnbindMessage } from './nflog-requests.js';
 import {
-  buildNflogConfigMessages,
-  buildNflogUnbindMessage,
   decodeNflogBatch,
   type NetlinkControlKind,
   type NflogBatchHandler,

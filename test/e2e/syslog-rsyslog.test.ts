@@ -9,7 +9,7 @@ import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eGate } from '../helpers/lab.js';
-import { SyslogWriter } from '../../src/logging/knock-log.js';
+import { SyslogWriter } from '../../src/logging/syslog-writer.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { openSesameMessage, stageMessage } from '../../src/logging/knockd-format.js';
 
