@@ -5,11 +5,12 @@ import { spawn } from 'node:child_process';
 import { chown, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StateStore, STATE_FILE_NAME, type PendingClose } from '../src/state/state-store.js';
 import { parseState, serializeState } from '../src/state/state-format.js';
 import { writeFileAtomic } from '../src/state/atomic-file.js';
 import { isNfknockError } from '../src/core/errors.js';
+import { nobodyReadablePath } from './helpers/nobody-copy.js';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }) {
   const dir = await mkdtemp(join(tmpdir(), 'nfknock-g-state-'));
@@ -104,7 +105,7 @@ test('a state directory that is read-only is NFK_STATE_IO when saving', async (t
   }
   // Root writes anywhere: run the store as nobody, owning the 0500 directory, to see the refusal.
   await chown(dir, 65534, 65534);
-  const storeModule = new URL('../src/state/state-store.js', import.meta.url).href;
+  const storeModule = pathToFileURL(nobodyReadablePath('dist/src/state/state-store.js')).href;
   const script = `import(${JSON.stringify(storeModule)}).then((m) => new m.StateStore(${JSON.stringify(dir)}).load()).then(() => console.log('loaded'), (e) => console.log(e.code, e.message))`;
   const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);

@@ -22,11 +22,17 @@ test('UseSyslog: the knockd lines reach a real rsyslogd, tagged nfknockd', { ski
   const daemon = await startDaemon(lab, conf, ['--syslog-socket', rsyslog.socket], { dir });
   t.after(() => daemon.stop());
   await knockWithNfknock(lab, 4, ['7000:udp', '8000:tcp', '9000:udp']);
+  // Each line is written when it happens; rsyslog may write them later: wait for all of them.
+  const client = lab.clientAddress(4).replaceAll('.', '\\.');
+  const expected = [
+    /nfknockd\[\d+\]: starting up, listening on NFLOG group 5/,
+    new RegExp(`nfknockd\\[\\d+\\]: ${client}: openSSH: Stage 1`),
+    /nfknockd\[\d+\]: .*openSSH: OPEN SESAME/,
+    /nfknockd\[\d+\]: openSSH: running command: iptables -I INPUT/,
+  ];
   const text = await waitFor(async () => {
     const current = await readIfExists(output);
-    return /nfknockd\[\d+\]: .*openSSH: OPEN SESAME/.test(current) ? current : undefined;
-  }, { timeoutMs: 5000, description: 'OPEN SESAME in the syslog output' });
-  assert.match(text, /nfknockd\[\d+\]: starting up, listening on NFLOG group 5/);
-  assert.match(text, new RegExp(`nfknockd\\[\\d+\\]: ${lab.clientAddress(4).replaceAll('.', '\\.')}: openSSH: Stage 1`));
-  assert.match(text, /nfknockd\[\d+\]: openSSH: running command: iptables -I INPUT/);
+    return expected.every((line) => line.test(current)) ? current : undefined;
+  }, { timeoutMs: 5000, description: 'the start-up, Stage 1, OPEN SESAME and running-command lines in the syslog output' });
+  for (const line of expected) assert.match(text, line);
 });

@@ -5,7 +5,8 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eGate } from '../helpers/lab.js';
-import { nfknockdPath, seedDoorConf } from '../helpers/daemon-lab.js';
+import { seedDoorConf } from '../helpers/daemon-lab.js';
+import { nobodyReadablePath } from '../helpers/nobody-copy.js';
 
 const gate = e2eGate({ tools: ['setpriv'] });
 
@@ -17,8 +18,8 @@ test('without CAP_NET_ADMIN nfknockd exits 77 and names the capability', { skip:
   await chown(dir, 65534, 65534);
   const result = spawnSync(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, nfknockdPath, '-c', config, '--state-dir', join(dir, 'state')],
-    { encoding: 'utf8', timeout: 15_000 },
+    ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, nobodyReadablePath('dist/src/cli/nfknockd.js'), '-c', config, '--state-dir', join(dir, 'state')],
+    { encoding: 'utf8', timeout: 15_000, cwd: dir },
   );
   assert.equal(result.status, 77, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
   assert.match(result.stderr, /CAP_NET_ADMIN/);

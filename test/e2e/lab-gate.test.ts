@@ -5,9 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { e2eGate, rootSkipReason } from '../helpers/lab.js';
+import { nobodyReadablePath } from '../helpers/nobody-copy.js';
 
-const helper = new URL('../helpers/lab.js', import.meta.url).href;
 const isRoot = process.getuid?.() === 0;
 
 function withE2eSetting<T>(value: string | undefined, body: () => T): T {
@@ -24,6 +26,7 @@ function withE2eSetting<T>(value: string | undefined, body: () => T): T {
 
 /** e2eGate() as seen by an unprivileged process: as root, a child drops to nobody first. */
 function gateAsNobody(setting: string | undefined): { skip?: string | false; error?: string } {
+  const helper = pathToFileURL(nobodyReadablePath('dist/test/helpers/lab.js')).href;
   const script = [
     'process.setgid(65534);',
     'process.setuid(65534);',
@@ -33,7 +36,7 @@ function gateAsNobody(setting: string | undefined): { skip?: string | false; err
   const env = { ...process.env };
   if (setting === undefined) delete env['NFKNOCK_E2E'];
   else env['NFKNOCK_E2E'] = setting;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env, cwd: tmpdir() });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as { skip?: string | false; error?: string };
 }
