@@ -23,9 +23,9 @@ test('the pending close is saved before the start command runs, and the stop com
     await save(state);
   };
   const run = world.ports.runCommand;
-  world.ports.runCommand = async (command, kind) => {
+  world.ports.runCommand = async (command, kind, about) => {
     order.push(kind);
-    return run(command, kind);
+    return run(command, kind, about);
   };
   const daemon = new Daemon(configWith([door]), world.ports);
   await daemon.start();
@@ -79,7 +79,7 @@ test('after a restart, overdue closes run at once and the rest on time', async (
     { id: 'a', door: 'ssh', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 10_000 },
     { id: 'b', door: 'ssh', source: '10.0.0.3', family: 4 as const, stopCommand: 'close b', openedAt: now - 1_000, closesAt: now + 9_000 },
   ];
-  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: {} });
+  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: new Map() });
   await daemon.start();
   await settle();
   assert.deepEqual(world.commands, ['close a']);
@@ -129,11 +129,12 @@ test('a command-only door (no stop command) runs its command on every open and r
 
 test('what the door keeper plans survives the state file format (ids included)', async () => {
   const { DoorKeeper } = await import('../src/doors/door-keeper.js');
+  const { decideOpen } = await import('../src/doors/open-decision.js');
   const { serializeState, parseState } = await import('../src/state/state-format.js');
   const keeper = new DoorKeeper();
-  const plan = keeper.plan(makeDoor({ name: 'open SSH | now' }), 'fd00::2', 6, 1_700_000_000_000);
-  assert.equal(plan.kind, 'start');
-  const pending = plan.kind === 'start' ? plan.pending : undefined;
+  const decision = decideOpen(keeper, makeDoor({ name: 'open SSH | now' }), 'fd00::2', 6, 1_700_000_000_000);
+  assert.equal(decision.effect, 'start');
+  const pending = decision.effect === 'start' ? decision.pending : undefined;
   assert.ok(pending);
   const parsed = parseState(serializeState([pending]));
   assert.deepEqual(parsed.problems, []);

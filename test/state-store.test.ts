@@ -6,7 +6,7 @@ import { chown, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { StateStore, STATE_FILE_NAME, type PendingClose } from '../src/state/state-store.js';
+import { StateStore, STATE_FILE_NAME, USED_STEPS_FILE_NAME, type PendingClose } from '../src/state/state-store.js';
 import { parseState, serializeState } from '../src/state/state-format.js';
 import { writeFileAtomic } from '../src/state/atomic-file.js';
 import { isNfknockError } from '../src/core/errors.js';
@@ -31,12 +31,43 @@ const pendingClose = (id: string, source = '10.0.0.2'): PendingClose => ({
 test('a missing state directory is created 0700 and starts empty; saves round-trip', async (t) => {
   const dir = join(await tempDir(t), 'var', 'lib', 'nfknock');
   const store = new StateStore(dir);
-  assert.deepEqual(await store.load(), { pending: [], problems: [] });
+  assert.deepEqual(await store.load(), { pending: [], usedSteps: new Map(), problems: [] });
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   const pending = [pendingClose('a'), pendingClose('b', '10.0.0.3')];
   await store.save(pending);
   assert.equal((await stat(join(dir, STATE_FILE_NAME))).mode & 0o777, 0o600);
-  assert.deepEqual(await new StateStore(dir).load(), { pending, problems: [] });
+  assert.deepEqual(await new StateStore(dir).load(), { pending, usedSteps: new Map(), problems: [] });
+});
+
+test('used time steps are saved with the pending closes, written only when they change, and read back', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const store = new StateStore(dir);
+  await store.load();
+  await store.saveState({ pending: [pendingClose('a')], usedSteps: new Map() });
+  assert.deepEqual(await readdir(dir), [STATE_FILE_NAME], 'no used steps, no file');
+  await store.saveState({ pending: [pendingClose('a')], usedSteps: new Map([['ssh', [7, 8]]]) });
+  const steps = join(dir, USED_STEPS_FILE_NAME);
+  assert.equal((await stat(steps)).mode & 0o777, 0o600);
+  await rm(steps);
+  await store.saveState({ pending: [], usedSteps: new Map([['ssh', [7, 8]]]) });
+  assert.deepEqual(await readdir(dir), [STATE_FILE_NAME], 'unchanged steps are not written again');
+  await store.saveState({ pending: [], usedSteps: new Map([['ssh', [8]]]) });
+  const loaded = await new StateStore(dir).load();
+  assert.deepEqual(loaded.usedSteps, new Map([['ssh', [8]]]));
+  assert.deepEqual(loaded.pending, []);
+});
+
+test('a corrupt used-steps file is reported, not thrown, and door names are never object keys', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  await writeFile(join(dir, USED_STEPS_FILE_NAME), '{"__proto__": [1], "ssh": [2, "x"], "web": [3]}');
+  const loaded = await new StateStore(dir).load();
+  assert.deepEqual(loaded.usedSteps, new Map([['__proto__', [1]], ['web', [3]]]));
+  await writeFile(join(dir, USED_STEPS_FILE_NAME), 'not json');
+  const broken = await new StateStore(dir).load();
+  assert.deepEqual(broken.usedSteps, new Map());
+  assert.match(broken.problems[0] ?? '', /time-steps\.json is corrupt/);
 });
 
 test('a corrupt state file is renamed aside and reported, never thrown', async (t) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { exitStatusFor, isNfknockError } from '../src/core/errors.js';
 import { DoorKeeper } from '../src/doors/door-keeper.js';
+import { decideOpen } from '../src/doors/open-decision.js';
 import { serializeState, type PendingClose } from '../src/state/state-format.js';
 import { STATE_FILE_NAME } from '../src/state/state-store.js';
 import { defaultStatusCommandIo, readStatus, registerStatusCommand, type StatusCommandIo } from '../src/status/command.js';
@@ -144,11 +145,11 @@ test('status uses /var/lib/nfknock by default and rejects unknown flags', async 
 });
 
 test(
-  'a door the daemon\'s DoorKeeper opened is listed by status',
+  'a door the daemon\'s open decision opened is listed by status',
   withStateDir(async (dir) => {
     const keeper = new DoorKeeper();
-    const plan = keeper.plan({ name: 'openSSH', steps: [], seqTimeoutMs: 5000, tcpFlags: { required: 0, forbidden: 0 }, startCommand: 'open %IP%', stopCommand: 'close %IP%', cmdTimeoutMs: 10_000, line: 1, keyLines: {} }, '203.0.113.7', 4, NOW);
-    assert.ok(plan.kind === 'start' && plan.pending);
+    const plan = decideOpen(keeper, { name: 'openSSH', steps: [], seqTimeoutMs: 5000, tcpFlags: { required: 0, forbidden: 0 }, startCommand: 'open %IP%', stopCommand: 'close %IP%', cmdTimeoutMs: 10_000, line: 1, keyLines: {} }, '203.0.113.7', 4, NOW);
+    assert.ok(plan.effect === 'start' && plan.pending);
     writeFileSync(join(dir, STATE_FILE_NAME), serializeState([plan.pending]));
     const result = await run(['--state-dir', dir]);
     assert.equal(result.error, undefined);

@@ -1,3 +1,5 @@
+import type { RejectReason } from '../core/reject-reasons.js';
+
 /** What the daemon read and dropped, for status output, benchmarks and the shutdown summary. */
 export class Counters {
   events = 0;
@@ -5,9 +7,9 @@ export class Counters {
   evictions = 0;
   commands = 0;
   sourceRestarts = 0;
-  readonly rejects = new Map<string, number>();
+  readonly rejects = new Map<RejectReason, number>();
 
-  reject(reason: string): void {
+  reject(reason: RejectReason): void {
     this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
   }
 

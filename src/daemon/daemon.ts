@@ -1,10 +1,12 @@
 import { randomInt } from 'node:crypto';
-import type { Config, Door, KnockEvent } from '../core/types.js';
+import type { Config, KnockEvent } from '../core/types.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
-import type { PendingClose } from '../doors/door-keeper.js';
-import { DoorService, type DoorPorts, type Timers } from './door-service.js';
+import type { PendingClose } from '../doors/pending-close.js';
+import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
+import { DoorService, type DoorPorts } from './door-service.js';
+import { OneTimeDoors } from './one-time-doors.js';
 import { Counters } from './counters.js';
 
 export type { CommandOutcome } from './door-service.js';
@@ -13,6 +15,12 @@ export type { CommandOutcome } from './door-service.js';
 const STOP_GRACE_MS = 700;
 const FIRST_RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 30_000;
+
+/** What the state store gave back at start. */
+export interface RestoredState {
+  pending: PendingClose[];
+  usedSteps: ReadonlyMap<string, readonly number[]>;
+}
 
 /** The edges the daemon drives; src/daemon/main.ts supplies the real ones, tests supply fakes. */
 export interface DaemonPorts extends DoorPorts {
@@ -30,24 +38,30 @@ export class Daemon {
   private readonly matcher: Matcher;
   private readonly doors: DoorService;
   private source: KnockSource | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private tickTimer: TimerHandle | undefined;
   private stopping = false;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private restartTimer: TimerHandle | undefined;
   private restartDelayMs = FIRST_RESTART_DELAY_MS;
   readonly counters = new Counters();
   private readonly timers: Timers;
   private readonly sequences: SequenceBook;
+  private readonly oneTime: OneTimeDoors;
 
   constructor(
     config: Config,
     private readonly ports: DaemonPorts,
-    restored: { pending: PendingClose[]; usedSteps: Record<string, number[]> } = { pending: [], usedSteps: {} },
+    restored: RestoredState = { pending: [], usedSteps: new Map() },
   ) {
     this.config = config;
-    this.timers = ports.timers ?? { setTimeout, clearTimeout, setInterval, clearInterval };
+    this.timers = ports.timers ?? systemTimers;
     this.sequences = new SequenceBook(ports.deriver);
-    for (const [door, steps] of Object.entries(restored.usedSteps)) for (const step of steps) this.sequences.markStepUsed(door, step);
-    this.doors = new DoorService(ports, this.sequences, this.counters, this.timers, () => this.config.doors, restored.pending);
+    this.sequences.restoreUsedSteps(restored.usedSteps);
+    this.oneTime = new OneTimeDoors(ports, this.sequences);
+    this.doors = new DoorService(
+      ports,
+      { counters: this.counters, timers: this.timers, oneTime: this.oneTime, usedSteps: () => this.sequences.snapshotUsedSteps(this.config.doors) },
+      restored.pending,
+    );
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
       // Sources are chosen by whoever sends packets: an unpredictable seed keeps them off one hash chain.
@@ -58,7 +72,12 @@ export class Daemon {
   }
 
   get openDoors(): PendingClose[] {
-    return this.doors.keeper.list();
+    return this.doors.openDoors();
+  }
+
+  /** Settles once every decision queued so far is made and every command it started has run. */
+  idle(): Promise<void> {
+    return this.doors.idle();
   }
 
   get attemptCount(): number {
@@ -74,9 +93,9 @@ export class Daemon {
     // Closing recorded doors comes first: nothing that fails below may keep them open.
     await this.doors.start();
     try {
-      await this.loadOneTimeSequences(this.config.doors);
+      await this.oneTime.load(this.config.doors);
     } catch (error) {
-      if (this.doors.keeper.list().length === 0) throw error;
+      if (this.openDoors.length === 0) throw error;
       this.ports.logger.error({ err: error }, 'a one-time sequences file cannot be read: its door stays shut; staying up to close the open doors');
     }
     this.tickTimer = this.timers.setInterval(() => this.matcher.tick(this.ports.clock.now()), 1000);
@@ -85,11 +104,11 @@ export class Daemon {
       await source.start();
     } catch (error) {
       await source.close().catch(() => undefined);
-      if (this.doors.keeper.list().length === 0) {
+      if (this.openDoors.length === 0) {
         this.stopTimers();
         throw error;
       }
-      this.ports.logger.error({ err: error, openDoors: this.doors.keeper.list().length }, 'the source cannot start; staying up to close the open doors, and trying the source again');
+      this.ports.logger.error({ err: error, openDoors: this.openDoors.length }, 'the source cannot start; staying up to close the open doors, and trying the source again');
       this.scheduleSourceRestart();
       return;
     }
@@ -101,7 +120,7 @@ export class Daemon {
   reload(config: Config): Promise<void> {
     return this.doors.exclusive(async () => {
       if (this.stopping) return;
-      await this.loadOneTimeSequences(config.doors);
+      await this.oneTime.load(config.doors);
       const sourceChanged = describeSource(config) !== describeSource(this.config) || config.options.interface !== this.config.options.interface;
       if (sourceChanged && this.source) await this.switchSource(config);
       this.matcher.replaceDoors(config.doors);
@@ -127,7 +146,7 @@ export class Daemon {
       }
     } catch (error) {
       await next.close().catch(() => undefined);
-      await this.loadOneTimeSequences(this.config.doors).catch(() => undefined);
+      await this.oneTime.load(this.config.doors).catch(() => undefined);
       const previous = this.ports.openSource(this.config, this.sink());
       await previous.start();
       this.source = previous;
@@ -149,8 +168,8 @@ export class Daemon {
   }
 
   private stopTimers(): void {
-    if (this.tickTimer) this.timers.clearInterval(this.tickTimer);
-    if (this.restartTimer) this.timers.clearTimeout(this.restartTimer);
+    if (this.tickTimer !== undefined) this.timers.clearInterval(this.tickTimer);
+    if (this.restartTimer !== undefined) this.timers.clearTimeout(this.restartTimer);
     this.tickTimer = undefined;
     this.restartTimer = undefined;
   }
@@ -182,7 +201,7 @@ export class Daemon {
 
   /** Reopens a failed source with backoff (1 s doubling to 30 s): a daemon that reads nothing protects nothing. */
   private scheduleSourceRestart(): void {
-    if (this.stopping || this.restartTimer) return;
+    if (this.stopping || this.restartTimer !== undefined) return;
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     this.restartTimer = this.timers.setTimeout(() => {
@@ -248,15 +267,6 @@ export class Daemon {
         audit.open(action.at, action.source, action.door.name, action.sequence.id);
         this.doors.open(action.door, action.source, action.family, action.at, action.sequence);
         return;
-    }
-  }
-
-  private async loadOneTimeSequences(doors: readonly Door[]): Promise<void> {
-    for (const door of doors) {
-      if (door.oneTimeFile === undefined) continue;
-      const lines = await this.ports.oneTime.read(door);
-      this.sequences.setOneTimeLines(door.name, lines);
-      if (lines.length === 0) this.ports.audit.oneTimeExhausted(this.ports.clock.now(), door.name);
     }
   }
 }

@@ -1,27 +1,18 @@
 import type { Logger } from 'pino';
 import type { Clock, Door, Family } from '../core/types.js';
-import { substituteCommand } from '../config/substitute.js';
-import { resolveStartCommand } from '../config/commands.js';
-import { parseState, serializeState } from '../state/state-format.js';
-import type { Candidate, SequenceBook } from '../matcher/sequences.js';
-import type { OneTimeLine } from '../matcher/sequences.js';
+import type { Timers } from '../core/timers.js';
+import type { CommandKind, CommandOutcome } from '../runner/command-queue.js';
+import type { Candidate, OneTimeLine } from '../matcher/sequences.js';
 import { DoorKeeper, type PendingClose } from '../doors/door-keeper.js';
+import { decideOpen } from '../doors/open-decision.js';
+import { survivesRoundTrip } from '../state/state-format.js';
 import type { Audit } from './audit.js';
 import type { Counters } from './counters.js';
+import { CloseSchedule } from './close-schedule.js';
+import { laneOf, Lanes, SerialQueue } from './sequencing.js';
+import type { OneTimeDoors } from './one-time-doors.js';
 
-export interface CommandOutcome {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  stderr: string;
-}
-
-export interface Timers {
-  setTimeout: typeof setTimeout;
-  clearTimeout: typeof clearTimeout;
-  setInterval: typeof setInterval;
-  clearInterval: typeof clearInterval;
-}
+export type { CommandOutcome };
 
 export interface DoorPorts {
   clock: Clock;
@@ -30,10 +21,10 @@ export interface DoorPorts {
   logger: Logger;
   audit: Audit;
   state: {
-    save(state: { pending: PendingClose[]; usedSteps: Record<string, number[]> }): Promise<void>;
+    save(state: { pending: PendingClose[]; usedSteps: Map<string, number[]> }): Promise<void>;
   };
-  /** Runs a shell command; `stop` commands are never refused. Rejects only when a start is refused. */
-  runCommand(command: string, kind: 'start' | 'stop'): Promise<CommandOutcome>;
+  /** Runs a shell command; `stop` commands are never refused, a refused `start` comes back as `{ refused }`. */
+  runCommand(command: string, kind: CommandKind, about: { door: string; source: string }): Promise<CommandOutcome>;
   commandTimeoutMs: number;
   oneTime: {
     read(door: Door): Promise<OneTimeLine[]>;
@@ -42,56 +33,72 @@ export interface DoorPorts {
   };
 }
 
+export interface DoorServiceParts {
+  counters: Counters;
+  timers: Timers;
+  oneTime: OneTimeDoors;
+  /** The used time steps to persist with the pending closes. */
+  usedSteps(): Map<string, number[]>;
+}
+
 /** A failed stop command is tried again after 5 s, doubling up to 10 min; from this attempt on, loudly. */
 const STOP_ATTEMPTS_BEFORE_ALARM = 5;
 const FIRST_STOP_RETRY_MS = 5_000;
 const MAX_STOP_RETRY_MS = 600_000;
 
 /**
- * Opens and closes doors. Decisions and persistence are chained on one promise so that they never
- * interleave; commands are not: each runs in the lane of its (door, source), so a start and the
- * stop of the same door keep their order while a hung command delays nobody else's door.
+ * Carries out door decisions (src/doors/): sequencing (decisions one at a time, commands in the lane
+ * of their (door, source)), close scheduling and stop retries. Every open is persisted before its
+ * start command runs; every close is forgotten only after its stop command succeeded.
  */
 export class DoorService {
-  readonly keeper: DoorKeeper;
-  private serial: Promise<void> = Promise.resolve();
-  private readonly lanes = new Map<string, Promise<void>>();
-  private closeTimer: NodeJS.Timeout | undefined;
+  private readonly keeper: DoorKeeper;
+  private readonly serial = new SerialQueue();
+  private readonly lanes: Lanes;
+  private readonly schedule: CloseSchedule;
   private stopping = false;
   private closingAll = false;
-  /** Monotonic deadlines of the pending closes, kept in memory next to the wall-clock ones. */
-  private readonly monotonicDeadlines = new Map<string, number>();
   private readonly stopAttempts = new Map<string, number>();
   /** (door, source) whose last start command failed: a re-knock runs it again. */
   private readonly failedStarts = new Set<string>();
-  private readonly monotonicNow: () => number;
 
   constructor(
     private readonly ports: DoorPorts,
-    private readonly sequences: SequenceBook,
-    private readonly counters: Counters,
-    private readonly timers: Timers,
-    private readonly timeSequenceDoors: () => readonly Door[],
+    private readonly parts: DoorServiceParts,
     restored: readonly PendingClose[],
   ) {
-    this.monotonicNow = ports.monotonicNow ?? (() => performance.now());
     this.keeper = new DoorKeeper(restored);
-    for (const pending of restored) this.trackMonotonic(pending);
+    this.lanes = new Lanes((error, lane) => ports.logger.error({ err: error, lane }, 'door command failed'));
+    this.schedule = new CloseSchedule(ports.clock, ports.monotonicNow ?? (() => performance.now()), parts.timers, () => void this.closeDue());
+    for (const pending of restored) this.schedule.track(pending);
+  }
+
+  /** Every door with a stop command still to run, earliest first. */
+  openDoors(): PendingClose[] {
+    return this.keeper.list();
   }
 
   /** Runs `operation` after every decision queued before it; its errors reach the caller. */
   exclusive<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(operation);
-    this.serial = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.serial.run(operation);
+  }
+
+  /** Settles once no decision is queued and no command is running (tests await it; so does closing). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const decisions = this.serial.drained();
+      await Promise.all([decisions, ...this.lanes.all()]);
+      // Commands queue decisions (forgetting a closed door) and decisions queue commands: go again
+      // until a round found nothing new.
+      if (this.serial.drained() === decisions && this.lanes.all().length === 0) return;
+    }
   }
 
   open(door: Door, source: string, family: Family, at: number, sequence: Candidate): void {
     if (this.stopping) return;
-    this.enqueue(() => this.openDoor(door, source, family, at, sequence));
+    void this.exclusive(() => this.openDoor(door, source, family, at, sequence)).catch((error: unknown) =>
+      this.ports.logger.error({ err: error, door: door.name, source }, 'door operation failed'),
+    );
   }
 
   /** Closes the doors already overdue and arms the timer for the rest. */
@@ -109,117 +116,83 @@ export class DoorService {
       this.closingAll = true;
       const closes = await this.exclusive(async () => this.closeDoors(this.keeper.takeAll()));
       // Doors already closing when we stopped are waited for too; unrelated hung starts are not.
-      await Promise.all([...closes, ...this.lanesOf(this.keeper.list())]);
-      await this.serial;
+      await Promise.all([...closes, ...this.lanes.busy(this.keeper.list().map((p) => laneOf(p.door, p.source)))]);
+      await this.serial.drained();
     } else {
-      await this.within(this.serial, options.graceMs);
+      await this.within(this.serial.drained(), options.graceMs);
     }
     this.stopping = true;
-    if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
-  }
-
-  private lanesOf(pending: readonly PendingClose[]): Promise<void>[] {
-    return pending.map((p) => this.lanes.get(laneOf(p.door, p.source))).filter((lane): lane is Promise<void> => lane !== undefined);
-  }
-
-  private enqueue(operation: () => Promise<void>): void {
-    void this.exclusive(operation).catch((error: unknown) => this.ports.logger.error({ err: error }, 'door operation failed'));
+    this.schedule.disarm();
   }
 
   private async openDoor(door: Door, source: string, family: Family, at: number, sequence: Candidate): Promise<void> {
     const { audit, clock } = this.ports;
     // A one-time line is burnt before anything else, even when the door is already open for this
     // source: otherwise it would stay usable in the file after a reload or restart.
-    if (sequence.line !== undefined && !(await this.consumeOneTimeLine(door, sequence, source))) return;
+    if (!(await this.parts.oneTime.burn(door, sequence, source))) return;
     // cmd_timeout runs from now, when the command runs, not from the knock's log stamp: a log source
     // may stamp lines up to a second early (rsyslog imkmsg), and a door must not close early.
-    const plan = this.keeper.plan(door, source, family, Math.max(at, clock.now()));
+    const decision = decideOpen(this.keeper, door, source, family, Math.max(at, clock.now()));
     const lane = laneOf(door.name, source);
-    if (plan.kind === 'extend') {
-      this.keeper.commit(plan.pending);
+    if (decision.effect === 'extend') {
+      this.keeper.commit(decision.pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending, plan.previous);
+        this.keeper.rollback(decision.pending, decision.previous);
         return;
       }
-      this.trackMonotonic(plan.pending);
-      audit.extended(clock.now(), source, door.name, plan.pending.closesAt);
-      if (this.failedStarts.has(lane)) this.runStart(door, source, family);
+      this.schedule.track(decision.pending);
+      audit.extended(clock.now(), source, door.name, decision.pending.closesAt);
+      if (this.failedStarts.has(lane)) this.runStart(door.name, source, decision.startCommand);
       this.scheduleCloses();
       return;
     }
-    if (plan.pending) {
-      if (!roundTrips(plan.pending)) {
+    if (decision.pending) {
+      if (!survivesRoundTrip(decision.pending)) {
         audit.refused(clock.now(), source, door.name, 'its stop command or name could not be saved and read back from the state file, so the door stays shut');
         return;
       }
-      this.keeper.commit(plan.pending);
+      this.keeper.commit(decision.pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending);
+        this.keeper.rollback(decision.pending);
         audit.refused(clock.now(), source, door.name, 'the pending close could not be saved, so the door stays shut');
         return;
       }
-      this.trackMonotonic(plan.pending);
+      this.schedule.track(decision.pending);
     } else if (sequence.stepIndex !== undefined && !(await this.persist())) {
       audit.refused(clock.now(), source, door.name, 'the used time step could not be saved, so the door stays shut');
       return;
     }
-    this.runStart(door, source, family);
+    this.runStart(door.name, source, decision.startCommand);
     this.scheduleCloses();
   }
 
-  private runStart(door: Door, source: string, family: Family): void {
-    const start = resolveStartCommand(door, family);
-    const lane = laneOf(door.name, source);
-    if (start === undefined) return;
-    this.inLane(lane, async () => {
-      const ok = await this.runLogged(substituteCommand(start, source), 'start', source, door.name);
+  private runStart(door: string, source: string, startCommand: string | undefined): void {
+    if (startCommand === undefined) return;
+    const lane = laneOf(door, source);
+    void this.lanes.run(lane, async () => {
+      const ok = await this.runLogged(startCommand, 'start', source, door);
       if (ok) this.failedStarts.delete(lane);
       else this.failedStarts.add(lane);
     });
   }
 
-  private async consumeOneTimeLine(door: Door, sequence: Candidate, source: string): Promise<boolean> {
-    const line: OneTimeLine = { line: sequence.line as number, steps: [...sequence.steps] };
-    try {
-      await this.ports.oneTime.markUsed(door, line);
-    } catch (error) {
-      this.ports.logger.error({ err: error, door: door.name, line: line.line }, 'could not mark the one-time sequence used');
-      this.ports.audit.refused(this.ports.clock.now(), source, door.name, 'the used one-time sequence could not be marked, so the door stays shut');
-      return false;
-    }
-    if (this.sequences.oneTimeRemaining(door.name) === 0) this.ports.audit.oneTimeExhausted(this.ports.clock.now(), door.name);
-    return true;
-  }
-
-  /** Chains `work` after the previous command of the same (door, source). */
-  private inLane(lane: string, work: () => Promise<void>): Promise<void> {
-    const previous = this.lanes.get(lane) ?? Promise.resolve();
-    const next = previous.then(work).catch((error: unknown) => this.ports.logger.error({ err: error, lane }, 'door command failed'));
-    this.lanes.set(lane, next);
-    void next.then(() => {
-      if (this.lanes.get(lane) === next) this.lanes.delete(lane);
-    });
-    return next;
-  }
-
   /** True when the command ran and exited 0. */
-  private async runLogged(command: string, kind: 'start' | 'stop', source: string, door: string): Promise<boolean> {
+  private async runLogged(command: string, kind: CommandKind, source: string, door: string): Promise<boolean> {
     const { audit, clock } = this.ports;
     audit.running(clock.now(), source, door, command, kind);
-    this.counters.commands++;
-    try {
-      const outcome = await this.ports.runCommand(command, kind);
-      audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
-      return outcome.exitCode === 0 && !outcome.timedOut;
-    } catch (error) {
-      audit.refused(clock.now(), source, door, error instanceof Error ? error.message : String(error));
+    this.parts.counters.commands++;
+    const outcome = await this.ports.runCommand(command, kind, { door, source });
+    if (outcome.refused !== undefined) {
+      audit.refused(clock.now(), source, door, outcome.refused);
       return false;
     }
+    audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
+    return outcome.exitCode === 0 && !outcome.timedOut;
   }
 
   private async persist(): Promise<boolean> {
     try {
-      await this.ports.state.save({ pending: this.keeper.list(), usedSteps: this.usedSteps() });
+      await this.ports.state.save({ pending: this.keeper.list(), usedSteps: this.parts.usedSteps() });
       return true;
     } catch (error) {
       this.ports.logger.error({ err: error }, 'saving the state failed');
@@ -227,44 +200,17 @@ export class DoorService {
     }
   }
 
-  private usedSteps(): Record<string, number[]> {
-    const result: Record<string, number[]> = {};
-    for (const door of this.timeSequenceDoors()) {
-      if (!door.timeSequence) continue;
-      const steps = this.sequences.usedStepsOf(door.name);
-      if (steps.length > 0) result[door.name] = steps;
-    }
-    return result;
-  }
-
-  private trackMonotonic(pending: PendingClose): void {
-    this.monotonicDeadlines.set(pending.id, this.monotonicNow() + Math.max(0, pending.closesAt - this.ports.clock.now()));
-  }
-
   private scheduleCloses(): void {
-    if (this.closeTimer) this.timers.clearTimeout(this.closeTimer);
-    this.closeTimer = undefined;
-    if (this.stopping) return;
-    const now = this.ports.clock.now();
-    const monotonicNow = this.monotonicNow();
-    let delay: number | undefined;
-    for (const pending of this.keeper.list()) {
-      if (this.keeper.isClosing(pending.id)) continue;
-      const byWall = pending.closesAt - now;
-      const byMonotonic = (this.monotonicDeadlines.get(pending.id) ?? Infinity) - monotonicNow;
-      const due = Math.min(byWall, byMonotonic);
-      if (delay === undefined || due < delay) delay = due;
+    if (this.stopping) {
+      this.schedule.disarm();
+      return;
     }
-    if (delay === undefined) return;
-    // setTimeout caps at 2^31-1 ms; a longer cmd_timeout simply re-arms.
-    this.closeTimer = this.timers.setTimeout(() => void this.closeDue(), Math.min(Math.max(0, delay), 0x7fffffff));
+    this.schedule.arm(this.keeper.list().filter((pending) => !this.keeper.isClosing(pending.id)));
   }
 
   private closeDue(): Promise<void> {
     return this.exclusive(async () => {
-      const monotonicNow = this.monotonicNow();
-      const due = this.keeper.takeDue(this.ports.clock.now(), (pending) => (this.monotonicDeadlines.get(pending.id) ?? Infinity) <= monotonicNow);
-      this.closeDoors(due);
+      this.closeDoors(this.keeper.takeDue(this.ports.clock.now(), this.schedule.dueByMonotonicClock()));
       this.scheduleCloses();
     }).catch((error: unknown) => {
       this.ports.logger.error({ err: error }, 'closing doors failed');
@@ -282,7 +228,7 @@ export class DoorService {
     return due.map((pending) => {
       audit.commandTimeout(clock.now(), pending.source, pending.door);
       audit.closing(clock.now(), pending.source, pending.door);
-      return this.inLane(laneOf(pending.door, pending.source), () => this.runStop(pending));
+      return this.lanes.run(laneOf(pending.door, pending.source), () => this.runStop(pending));
     });
   }
 
@@ -299,7 +245,7 @@ export class DoorService {
 
   private async forget(pending: PendingClose): Promise<void> {
     this.keeper.finishClose(pending.id);
-    this.monotonicDeadlines.delete(pending.id);
+    this.schedule.forget(pending.id);
     this.stopAttempts.delete(pending.id);
     this.failedStarts.delete(laneOf(pending.door, pending.source));
     if (!(await this.persist())) {
@@ -329,7 +275,7 @@ export class DoorService {
       await this.forget(pending);
       return;
     }
-    this.trackMonotonic(retried);
+    this.schedule.track(retried);
     if (attempts >= STOP_ATTEMPTS_BEFORE_ALARM) {
       logger.error({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, 'the stop command keeps failing: THE DOOR MAY STILL BE OPEN');
     }
@@ -340,21 +286,11 @@ export class DoorService {
 
   private within(work: Promise<void>, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = this.timers.setTimeout(resolve, ms);
+      const timer = this.parts.timers.setTimeout(resolve, ms);
       void work.then(() => {
-        this.timers.clearTimeout(timer);
+        this.parts.timers.clearTimeout(timer);
         resolve();
       });
     });
   }
-}
-
-function laneOf(door: string, source: string): string {
-  return `${door}\n${source}`;
-}
-
-/** A pending close the state file would not give back must not open its door. */
-function roundTrips(pending: PendingClose): boolean {
-  const parsed = parseState(serializeState([pending]));
-  return parsed.problems.length === 0 && parsed.pending.length === 1;
 }

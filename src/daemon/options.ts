@@ -1,5 +1,6 @@
 import type { Config, Options, SourceKind } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { integerFlag } from '../core/whole-number.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -46,13 +47,6 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
   return { ...config, options };
-}
-
-export function integerFlag(text: string, flag: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new NfknockError(ErrorCodes.USAGE, `${flag} takes a whole number from ${min} to ${max}`, { location: { text } });
-  }
-  return Number(text);
 }
 
 function nonEmpty(text: string, flag: string): string {

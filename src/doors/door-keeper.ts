@@ -1,20 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Door, Family } from '../core/types.js';
-import { substituteCommand } from '../config/substitute.js';
-import { resolveStopCommand } from '../config/commands.js';
-import type { PendingClose } from '../state/state-format.js';
+import type { PendingClose } from './pending-close.js';
 
 export type { PendingClose };
 
-export type OpenPlan =
-  /** Run the start command; with `pending`, persist it first. */
-  | { kind: 'start'; pending?: PendingClose }
-  /** Already open for this source: the deadline moved, nothing runs. */
-  | { kind: 'extend'; pending: PendingClose; previous: PendingClose };
-
 /**
  * Which doors are open for whom, and when each closes. Pure: the daemon persists `list()` and runs
- * the commands; this only decides. A door whose stop command is running stays listed (and so
+ * the commands; this only records (open-decision.ts decides). A door whose stop command is running stays listed (and so
  * persisted) until `finishClose`: a crash in between must run the stop command again, never forget it.
  */
 export class DoorKeeper {
@@ -29,27 +20,15 @@ export class DoorKeeper {
     for (const pending of restored) this.commit(pending);
   }
 
-  plan(door: Door, source: string, family: Family, at: number): OpenPlan {
-    const existingId = this.openByKey.get(keyOf(door.name, source));
-    const existing = existingId === undefined ? undefined : this.byId.get(existingId);
-    if (existing) {
-      const pending = { ...existing, closesAt: Math.max(existing.closesAt, at + door.cmdTimeoutMs) };
-      return { kind: 'extend', pending, previous: existing };
-    }
-    const stop = resolveStopCommand(door, family);
-    if (stop === undefined) return { kind: 'start' };
-    return {
-      kind: 'start',
-      pending: {
-        id: this.newId(door.name, source, at),
-        door: door.name,
-        source,
-        family,
-        stopCommand: substituteCommand(stop, source),
-        openedAt: at,
-        closesAt: at + door.cmdTimeoutMs,
-      },
-    };
+  /** The door open for (door, source) and not closing yet: the one a re-knock extends. */
+  openFor(door: string, source: string): PendingClose | undefined {
+    const id = this.openByKey.get(keyOf(door, source));
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  /** A new pending close with a fresh id; not recorded until `commit`. */
+  newPendingClose(fields: Omit<PendingClose, 'id'>): PendingClose {
+    return { id: this.newId(fields.door, fields.source, fields.openedAt), ...fields };
   }
 
   /** Records a planned open (or extension); the caller persists `list()` right after. */

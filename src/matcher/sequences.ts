@@ -59,6 +59,22 @@ export class SequenceBook {
     return [...(this.usedSteps.get(doorName) ?? [])];
   }
 
+  /** The used time steps of the time-based doors among `doors`, for the state store. */
+  snapshotUsedSteps(doors: readonly Door[]): Map<string, number[]> {
+    const snapshot = new Map<string, number[]>();
+    for (const door of doors) {
+      if (!door.timeSequence) continue;
+      const steps = this.usedStepsOf(door.name);
+      if (steps.length > 0) snapshot.set(door.name, steps);
+    }
+    return snapshot;
+  }
+
+  /** Puts back what `snapshotUsedSteps` saved (after a restart). */
+  restoreUsedSteps(snapshot: ReadonlyMap<string, readonly number[]>): void {
+    for (const [door, steps] of snapshot) for (const step of steps) this.markStepUsed(door, step);
+  }
+
   isStepUsed(doorName: string, step: number): boolean {
     return this.usedSteps.get(doorName)?.has(step) ?? false;
   }

@@ -31,6 +31,14 @@ export interface CommandJob {
 
 export type Submission = { accepted: true; done: Promise<CommandResult> } | { accepted: false; reason: string };
 
+/** What a door command came to: it ran (its result), or the queue refused it. Never a throw. */
+export type CommandOutcome = CommandRan | CommandRefused;
+export type CommandRan = Pick<CommandResult, 'exitCode' | 'signal' | 'timedOut' | 'stderr'> & { refused?: undefined };
+export interface CommandRefused {
+  /** Why the command did not run. */
+  refused: string;
+}
+
 export type CommandRunner = (command: string, options: RunCommandOptions) => Promise<CommandResult>;
 
 export interface CommandQueueOptions {
@@ -111,6 +119,12 @@ export class CommandQueue {
     return { accepted: true, done };
   }
 
+  /** Submits a job and waits for it; a refused start comes back as `{ refused }`. */
+  async execute(job: CommandJob): Promise<CommandOutcome> {
+    const submission = this.submit(job);
+    return submission.accepted ? submission.done : { refused: submission.reason };
+  }
+
   /** Resolves when nothing is running or waiting (for shutdown: stops must finish before we exit). */
   idle(): Promise<void> {
     if (this.running === 0 && this.starts.length === 0 && this.stops.length === 0) return Promise.resolve();
@@ -145,8 +159,9 @@ export class CommandQueue {
     const options: RunCommandOptions = { timeoutMs: job.timeoutMs, signal: this.abort.signal };
     if (job.env !== undefined) options.env = job.env;
     if (this.options.killGraceMs !== undefined) options.killGraceMs = this.options.killGraceMs;
+    const started = performance.now();
     this.run(job.command, options)
-      .catch((error: unknown): CommandResult => failedToStart(error, performance.now()))
+      .catch((error: unknown): CommandResult => failedToStart(error, started))
       .then((result) => {
         this.running--;
         if (isStop) this.runningStops--;

@@ -1,7 +1,6 @@
 import type { Config, Door, Family, Protocol } from '../core/types.js';
-import { resolveStartCommand } from '../config/commands.js';
-import { substituteCommand } from '../config/substitute.js';
 import { DoorKeeper } from '../doors/door-keeper.js';
+import { decideOpen } from '../doors/open-decision.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import { SyslogReplayGuard } from '../decode/syslog.js';
@@ -9,7 +8,7 @@ import { decodeInputLine, type ClockKind, type InputFormat, type LineContext } f
 
 /**
  * `nfknock simulate`: a kernel log replayed through the daemon's own decode -> Matcher -> DoorKeeper
- * path, in virtual time taken from the log, with a runner that records instead of running. Pure: the
+ * path (the same open decision, src/doors/open-decision.ts), in virtual time taken from the log, with a runner that records instead of running. Pure: the
  * caller reads the files and passes the clock-dependent values in.
  *
  * Virtual time follows the log. Before each knock, the matcher's tick runs on the whole-second grid
@@ -279,20 +278,19 @@ function toEvent(action: MatcherAction, keeper: DoorKeeper): SimulatedEvent {
   }
 }
 
-/** What the daemon's openDoor decides, without persisting or running anything. */
+/** The daemon's own open decision (src/doors/open-decision.ts), committed to the keeper; nothing runs. */
 function open(door: Door, source: string, family: Family, at: number, sequence: string, keeper: DoorKeeper): Omit<SimulatedOpen, keyof Located> {
-  const plan = keeper.plan(door, source, family, at);
-  if (plan.kind === 'extend') {
-    keeper.commit(plan.pending);
-    return { kind: 'open', sequence, effect: 'extend', stopCommand: plan.pending.stopCommand, closesAt: plan.pending.closesAt, previousClosesAt: plan.previous.closesAt };
+  const decision = decideOpen(keeper, door, source, family, at);
+  if (decision.effect === 'extend') {
+    keeper.commit(decision.pending);
+    return { kind: 'open', sequence, effect: 'extend', stopCommand: decision.pending.stopCommand, closesAt: decision.pending.closesAt, previousClosesAt: decision.previous.closesAt };
   }
-  const start = resolveStartCommand(door, family);
   const result: Omit<SimulatedOpen, keyof Located> = { kind: 'open', sequence, effect: 'start' };
-  if (start !== undefined) result.startCommand = substituteCommand(start, source);
-  if (plan.pending) {
-    keeper.commit(plan.pending);
-    result.stopCommand = plan.pending.stopCommand;
-    result.closesAt = plan.pending.closesAt;
+  if (decision.startCommand !== undefined) result.startCommand = decision.startCommand;
+  if (decision.pending) {
+    keeper.commit(decision.pending);
+    result.stopCommand = decision.pending.stopCommand;
+    result.closesAt = decision.pending.closesAt;
   }
   return result;
 }

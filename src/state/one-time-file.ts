@@ -9,7 +9,8 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
-import type { KnockStep } from '../core/types.js';
+import type { Door, KnockStep } from '../core/types.js';
+import type { OneTimeLine } from '../matcher/sequences.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 
 /** Pure: the text with line `lineNumber` (1-based) commented out; unchanged when it already is. */
@@ -100,4 +101,15 @@ async function markNow(path: string, lineNumber: number, expectedLine: string | 
   }
   const owner = process.geteuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
   await writeFileAtomic(target, result.text, info.mode & 0o7777, owner ? { owner } : {});
+}
+
+/** The unused lines of `door`'s One_Time_Sequences file, for the sequence book. */
+export async function readOneTimeLines(door: Door): Promise<OneTimeLine[]> {
+  const file = door.oneTimeFile as string;
+  return parseOneTimeSequences(await readFile(file, 'utf8'), file).lines;
+}
+
+/** Burns the line of a sequence that opened `door`. */
+export async function markOneTimeLineUsed(door: Door, line: OneTimeLine): Promise<void> {
+  await markStepsUsed(door.oneTimeFile as string, line.steps);
 }

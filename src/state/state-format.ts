@@ -11,18 +11,9 @@
  * is reported and skipped without losing the others.
  */
 import { canonicalAddress } from '../core/address.js';
-import type { Family } from '../core/types.js';
+import type { PendingClose } from '../doors/pending-close.js';
 
-export interface PendingClose {
-  id: string;
-  door: string;
-  source: string;
-  family: Family;
-  /** Already substituted (%IP% replaced): exactly what runs. */
-  stopCommand: string;
-  openedAt: number;
-  closesAt: number;
-}
+export type { PendingClose };
 
 export const STATE_FORMAT = 'nfknock-state';
 export const STATE_VERSION = 1;
@@ -129,4 +120,29 @@ function describe(raw: unknown): string {
 
 function unreadable(reason: string): ParsedState {
   return { pending: [], problems: [reason], readable: false };
+}
+
+/** A pending close this file would not give back must not open its door: its close would be lost. */
+export function survivesRoundTrip(pending: PendingClose): boolean {
+  const parsed = parseState(serializeState([pending]));
+  return parsed.problems.length === 0 && parsed.pending.length === 1;
+}
+
+/**
+ * The used time steps of time-based doors, by door name (time-steps.json): a step that opened a door
+ * must not open it again after a restart. A plain JSON object of door -> steps; a Map in memory.
+ */
+export function serializeUsedSteps(usedSteps: ReadonlyMap<string, readonly number[]>): string {
+  return `${JSON.stringify(Object.fromEntries(usedSteps))}\n`;
+}
+
+/** Throws on a file that is not such an object; entries that are not lists of integers are skipped. */
+export function parseUsedSteps(text: string): Map<string, number[]> {
+  const parsed = JSON.parse(text) as unknown;
+  if (!isRecord(parsed)) throw new Error('not an object');
+  const result = new Map<string, number[]>();
+  for (const [door, steps] of Object.entries(parsed)) {
+    if (Array.isArray(steps) && steps.every((step) => Number.isSafeInteger(step))) result.set(door, steps as number[]);
+  }
+  return result;
 }

@@ -1,18 +1,22 @@
 /**
- * Persisted pending closes in the state directory (default /var/lib/nfknock).
+ * The daemon's one state store, in the state directory (default /var/lib/nfknock): the pending closes
+ * (pending-closes.json, format in state-format.ts) and the used time steps (time-steps.json).
  */
 import { access, chmod, constants, copyFile, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { TEMP_MARKER, writeFileAtomic } from './atomic-file.js';
-import { parseState, serializeState, type PendingClose } from './state-format.js';
+import { parseState, parseUsedSteps, serializeState, serializeUsedSteps, type PendingClose } from './state-format.js';
 
 export type { PendingClose } from './state-format.js';
 
 export const STATE_FILE_NAME = 'pending-closes.json';
+export const USED_STEPS_FILE_NAME = 'time-steps.json';
 
 export interface LoadedState {
   pending: PendingClose[];
+  /** Time steps that already opened each time-based door. */
+  usedSteps: Map<string, number[]>;
   /** Each problem names what was lost, so the daemon can log it at error level and the operator can act. */
   problems: string[];
 }
@@ -27,13 +31,18 @@ export class StateStore {
   private writing: Promise<void> | undefined;
   private nextPending: readonly PendingClose[] | undefined;
   private nextWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** What time-steps.json holds: every open saves, the used steps change only when a time-based door opens. */
+  private usedStepsWritten: string | undefined;
 
   constructor(
     readonly dir: string,
     private readonly options: StateStoreOptions = {},
   ) {
     this.file = join(dir, STATE_FILE_NAME);
+    this.usedStepsFile = join(dir, USED_STEPS_FILE_NAME);
   }
+
+  readonly usedStepsFile: string;
 
   /**
    * Reads the pending closes. A state file that cannot be read or parsed is renamed aside to
@@ -45,6 +54,12 @@ export class StateStore {
   async load(): Promise<LoadedState> {
     await this.prepareDirectory();
     await this.removeStaleTempFiles();
+    const closes = await this.loadPendingCloses();
+    const usedSteps = await this.loadUsedSteps(closes.problems);
+    return { pending: closes.pending, usedSteps, problems: closes.problems };
+  }
+
+  private async loadPendingCloses(): Promise<{ pending: PendingClose[]; problems: string[] }> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -60,6 +75,39 @@ export class StateStore {
     const aside = parsed.readable ? await this.copyAside() : await this.moveAside();
     const prefix = parsed.readable ? `${this.file}: skipped a pending close` : `${this.file} is unusable`;
     return { pending: parsed.pending, problems: parsed.problems.map((p) => `${prefix}: ${p}${aside}`) };
+  }
+
+  /** A missing or broken file costs at most one replay of a time-based sequence within its step. */
+  private async loadUsedSteps(problems: string[]): Promise<Map<string, number[]>> {
+    let text: string;
+    try {
+      text = await readFile(this.usedStepsFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') problems.push(`cannot read the used time steps ${this.usedStepsFile} (${code ?? String(error)})`);
+      return new Map();
+    }
+    try {
+      const usedSteps = parseUsedSteps(text);
+      this.usedStepsWritten = serializeUsedSteps(usedSteps);
+      return usedSteps;
+    } catch (error) {
+      problems.push(`the used time steps file ${this.usedStepsFile} is corrupt (${(error as Error).message}); time-based sequences of the current step may be replayed once`);
+      return new Map();
+    }
+  }
+
+  /**
+   * Saves the pending closes and, when given and changed since the last write, the used time steps.
+   * The pending closes are on disk before the used steps are written.
+   */
+  async saveState(state: { pending: readonly PendingClose[]; usedSteps?: ReadonlyMap<string, readonly number[]> }): Promise<void> {
+    await this.save(state.pending);
+    if (state.usedSteps === undefined) return;
+    const text = serializeUsedSteps(state.usedSteps);
+    if (text === (this.usedStepsWritten ?? serializeUsedSteps(new Map()))) return;
+    await writeFileAtomic(this.usedStepsFile, text, 0o600);
+    this.usedStepsWritten = text;
   }
 
   /**

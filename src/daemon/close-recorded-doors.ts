@@ -1,0 +1,53 @@
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/types.js';
+import { systemTimers } from '../core/timers.js';
+import { SequenceBook } from '../matcher/sequences.js';
+import type { CommandQueue } from '../runner/command-queue.js';
+import { StateStore } from '../state/state-store.js';
+import type { Audit } from './audit.js';
+import { Counters } from './counters.js';
+import { DoorService, type DoorPorts } from './door-service.js';
+import { OneTimeDoors } from './one-time-doors.js';
+
+export interface RecordedDoorsEdges {
+  clock: Clock;
+  logger: Logger;
+  audit: Audit;
+  commands: CommandQueue;
+  commandTimeoutMs: number;
+}
+
+/**
+ * The config cannot be read, so no daemon will run to close the doors the state dir records: close
+ * them all now, early rather than never, through the same close path as a daemon stopping with
+ * --close-on-exit. Stop commands that fail stay recorded for the next start.
+ */
+export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsEdges): Promise<void> {
+  const { logger } = edges;
+  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return;
+  const store = new StateStore(stateDir);
+  let loaded;
+  try {
+    loaded = await store.load();
+  } catch (error) {
+    logger.error({ err: error, stateDir }, 'cannot read the recorded open doors');
+    return;
+  }
+  for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
+  if (loaded.pending.length === 0) return;
+  logger.error({ doors: loaded.pending.length, stateDir }, 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them');
+  const ports: DoorPorts = {
+    clock: edges.clock,
+    logger,
+    audit: edges.audit,
+    // The used time steps stay as they are: no door opens here.
+    state: { save: ({ pending }) => store.save(pending) },
+    runCommand: (command, kind, about) => edges.commands.execute({ kind, command, timeoutMs: edges.commandTimeoutMs, ...about }),
+    commandTimeoutMs: edges.commandTimeoutMs,
+    oneTime: { read: async () => [], markUsed: async () => undefined },
+  };
+  const sequences = new SequenceBook();
+  const doors = new DoorService(ports, { counters: new Counters(), timers: systemTimers, oneTime: new OneTimeDoors(ports, sequences), usedSteps: () => new Map() }, loaded.pending);
+  await doors.stop({ closeAll: true, graceMs: 0 });
+}
