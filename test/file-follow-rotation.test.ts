@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileFollower } from '../src/sources/file-follow.js';
 import { KernelLogFileSource } from '../src/sources/kernel-log-file.js';
+import { filteringSink } from '../src/sources/filtering-sink.js';
 import type { NfknockError } from '../src/core/errors.js';
 import { realLines, realSyslogLines } from './helpers/logline-fixtures.js';
 import { RecordingSink, waitFor } from './helpers/logline-sink.js';
@@ -180,7 +181,7 @@ describe('KernelLogFileSource', () => {
   it('filters on the configured interface', async () => {
     writeFileSync(path, '');
     const sink = new RecordingSink();
-    const source = new KernelLogFileSource({ path, prefix: 'portknock', sink, clock: { now: () => 0 }, interface: 'eth0', pollMs: 20 });
+    const source = new KernelLogFileSource({ path, prefix: 'portknock', sink: filteringSink(sink, { interface: 'eth0' }), clock: { now: () => 0 }, pollMs: 20 });
     await source.start();
     try {
       appendFileSync(path, `${realSyslogLines.precise}\n`);
@@ -188,7 +189,7 @@ describe('KernelLogFileSource', () => {
     } finally {
       await source.close();
     }
-    assert.deepEqual(sink.rejects[0], { reason: 'wrong-interface', detail: 'lo' });
+    assert.deepEqual(sink.rejects[0], { reason: 'wrong-interface', detail: '127.0.0.1 on lo' });
     assert.equal(sink.events.length, 0);
   });
 });

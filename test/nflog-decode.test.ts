@@ -134,16 +134,16 @@ test('several messages in one recv, including NLMSG_DONE, are each reported once
     packetMessage({ family: 10, payload: v6tcp() }),
     doneMessage(),
   ]);
-  assert.deepEqual(reasons(buf), ['event', 'prefix', 'event', 'done']);
+  assert.deepEqual(reasons(buf), ['event', 'prefix-mismatch', 'event', 'done']);
   const ports = decode(buf).flatMap((o) => (o.kind === 'event' ? [o.event.port] : []));
   assert.deepEqual(ports, [1, 8000]);
 });
 
 test('the prefix must match exactly', () => {
-  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'portknock2' })), ['prefix']);
-  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'portknoc' })), ['prefix']);
-  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'Portknock' })), ['prefix']);
-  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: null })), ['prefix']);
+  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'portknock2' })), ['prefix-mismatch']);
+  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'portknoc' })), ['prefix-mismatch']);
+  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: 'Portknock' })), ['prefix-mismatch']);
+  assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: null })), ['prefix-mismatch']);
   assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: '' }), ''), ['event']);
   assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: null }), ''), ['event']);
   assert.deepEqual(reasons(packetMessage({ payload: v4udp(), prefix: Buffer.from('portknock') })), ['bad-attribute']);

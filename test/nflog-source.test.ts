@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NflogSource, type NflogSocket } from '../src/sources/nflog.js';
+import { filteringSink } from '../src/sources/filtering-sink.js';
 import type { KnockEvent } from '../src/core/types.js';
 import type { NfknockError } from '../src/core/errors.js';
 import { errorMessage, doneMessage, ipv4Packet, packetMessage, transportBytes } from './helpers/nflog-builder.js';
@@ -119,7 +120,7 @@ test('events get their interface name; the interface filter rejects other interf
   const sysClassNet = fakeSysClassNet({ lo: 1, eth0: 2 });
   try {
     let now = 1234;
-    const source = new NflogSource({ group: 5, prefix: 'portknock', interface: 'eth0', sink, clock: { now: () => now }, openSocket: () => socket, sysClassNet });
+    const source = new NflogSource({ group: 5, prefix: 'portknock', sink: filteringSink(sink, { interface: 'eth0' }), clock: { now: () => now }, openSocket: () => socket, sysClassNet });
     await source.start();
     socket.emit('message', Buffer.concat([udpKnock(2, 1), udpKnock(1, 2), udpKnock(0, 3), udpKnock(9, 4), doneMessage()]));
     assert.deepEqual(
@@ -127,9 +128,9 @@ test('events get their interface name; the interface filter rejects other interf
       [[1, 'eth0', 1234]],
     );
     assert.deepEqual(record.rejects, [
-      ['interface', '192.0.2.1 on lo'],
-      ['interface', '192.0.2.1 on ifindex 0'],
-      ['interface', '192.0.2.1 on ifindex 9'],
+      ['wrong-interface', '192.0.2.1 on lo'],
+      ['wrong-interface', '192.0.2.1 on an unknown interface'],
+      ['wrong-interface', '192.0.2.1 on an unknown interface'],
     ]);
     // A re-created interface is found by re-reading the table, at most once a second.
     writeFileSync(join(sysClassNet, 'eth0', 'ifindex'), '9\n');

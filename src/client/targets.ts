@@ -1,4 +1,5 @@
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { parseWholeNumber } from '../core/whole-number.js';
 import type { KnockStep, Protocol } from '../core/types.js';
 
 /**
@@ -44,10 +45,7 @@ export function forceUdp(args: string[]): { steps: KnockStep[]; overridden: stri
 
 /** knock's `-d`: milliseconds between knocks. */
 export function parseDelay(text: string): number {
-  if (!/^\d{1,9}$/.test(text.trim())) {
-    throw new NfknockError(ErrorCodes.USAGE, 'delay must be a whole number of milliseconds (0 or more)', { location: { text } });
-  }
-  return Number(text.trim());
+  return parseWholeNumber(text, { max: 999_999_999, message: 'delay must be a whole number of milliseconds (0 or more)' });
 }
 
 function parsePort(portText: string, whole: string): number {

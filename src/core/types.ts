@@ -1,3 +1,4 @@
+import type { RejectReason } from './reject-reasons.js';
 /**
  * The few types every layer shares. Times are Unix epoch milliseconds everywhere: NFLOG and syslog
  * stamp wall-clock time, pending closes must survive a reboot, and time-based sequences are derived
@@ -116,7 +117,7 @@ export const defaultOptions: Options = {
 };
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */
-export type Decoded<T = KnockEvent> = { ok: true; value: T } | { ok: false; reason: string };
+export type Decoded<T = KnockEvent, R extends string = RejectReason> = { ok: true; value: T } | { ok: false; reason: R };
 
 /** Wall-clock time, injected so that pure modules and tests never read the real clock. */
 export interface Clock {

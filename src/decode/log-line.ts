@@ -1,6 +1,7 @@
 import { canonicalAddress, formatIPv4, formatIPv6 } from '../core/address.js';
 import type { Decoded, Family, KnockEvent, Protocol } from '../core/types.js';
 import { TcpFlag } from '../core/types.js';
+import type { LogLineRejectReason } from '../core/reject-reasons.js';
 
 /**
  * Parser for the text the netfilter LOG target (iptables `-j LOG`, nft `log`) writes to the kernel
@@ -119,7 +120,7 @@ function parse(message: string, prefix: string, at: number | undefined): Decoded
   let flagWords = 0;
   let conflictKey = -1;
   /** The first token-level problem; the rest of the line is still checked for bad characters. */
-  let problem: string | undefined;
+  let problem: LogLineRejectReason | undefined;
   let options = Options.NONE;
 
   while (pos < end) {
@@ -443,6 +444,6 @@ function interfaceAt(text: string, at: number, length: number): string {
   return lastInterface;
 }
 
-function reject(reason: string): { ok: false; reason: string } {
+function reject(reason: LogLineRejectReason): { ok: false; reason: LogLineRejectReason } {
   return { ok: false, reason };
 }

@@ -63,23 +63,8 @@ const ETH_P_IPV6 = 0x86dd;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
-/** Why a message was dropped. Short, stable words: they are counted and logged, and tests name them. */
-export const nflogRejectReasons = [
-  'truncated', // a length field points past the bytes we have
-  'bad-attribute', // an attribute too short for its type, or an unterminated prefix
-  'bad-message', // nfgenmsg version or family we do not speak
-  'prefix', // NFLOG prefix is not exactly the configured one (another rule's traffic)
-  'bad-timestamp',
-  'no-payload', // the group copies metadata only
-  'not-ip',
-  'bad-ip-header',
-  'fragment', // a non-first fragment carries no ports
-  'not-tcp-udp',
-  'bad-tcp-header',
-  'nlmsg-error', // the kernel reported an error in the stream
-  'unknown-message',
-] as const;
-export type NflogRejectReason = (typeof nflogRejectReasons)[number];
+export { nflogRejectReasons, type NflogRejectReason } from '../core/reject-reasons.js';
+import type { NflogRejectReason } from '../core/reject-reasons.js';
 
 /** Netlink bookkeeping that is neither a knock nor bad input. */
 export type NetlinkControlKind = 'ack' | 'done' | 'noop' | 'overrun';
@@ -96,9 +81,14 @@ export interface NflogBatchHandler {
   control(kind: NetlinkControlKind, sequence: number): void;
 }
 
-export interface NflogDecodeOptions {
+export interface NflogDecoderOptions {
   /** Must equal NFULA_PREFIX exactly (without its NUL). */
   prefix: string;
+  /** Names the interface of NFULA_IFINDEX_INDEV for the event's `inInterface` (the source reads /sys). */
+  interfaceName?: (ifindex: number) => string | undefined;
+}
+
+export interface NflogDecodeOptions extends NflogDecoderOptions {
   /** Epoch ms of the recv(); used when the kernel sent no NFULA_TIMESTAMP. */
   receivedAt: number;
 }
@@ -127,51 +117,132 @@ export function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-// The prefix is compared as bytes so no string is built per packet; the daemon uses a single prefix.
-let cachedPrefix = '';
-let cachedPrefixBytes: Uint8Array = new Uint8Array(0);
-function prefixBytesOf(prefix: string): Uint8Array {
-  if (prefix !== cachedPrefix) {
-    cachedPrefixBytes = new TextEncoder().encode(prefix);
-    cachedPrefix = prefix;
+/**
+ * Decodes what one recv() returned, calling the handler once per message. Never throws. An instance
+ * keeps what it may reuse between packets (the prefix as bytes, the last destination's string), so a
+ * flood builds no string per packet; each source has its own.
+ */
+export class NflogDecoder {
+  // The prefix is compared as bytes so no string is built per packet.
+  private readonly prefixBytes: Uint8Array;
+  private readonly destinations = new DestinationStrings();
+
+  constructor(private readonly options: NflogDecoderOptions) {
+    this.prefixBytes = new TextEncoder().encode(options.prefix);
   }
-  return cachedPrefixBytes;
+
+  decode(buf: Uint8Array, receivedAt: number, handler: NflogBatchHandler): void {
+    const total = buf.length;
+    let offset = 0;
+    while (offset < total) {
+      if (total - offset < NLMSG_HDRLEN) {
+        handler.reject('truncated', 0, 0);
+        return;
+      }
+      const length = hostU32(buf, offset);
+      if (length < NLMSG_HDRLEN || length > total - offset) {
+        // The framing itself is broken: nothing after this point can be trusted to be a message.
+        handler.reject('truncated', 0, 0);
+        return;
+      }
+      const type = hostU16(buf, offset + 4);
+      const sequence = hostU32(buf, offset + 8);
+      const end = offset + length;
+      if (type === NFLOG_PACKET_TYPE) {
+        this.decodePacketMessage(buf, offset, end, receivedAt, handler);
+      } else if (type === NLMSG_ERROR) {
+        decodeErrorMessage(buf, offset, end, sequence, handler);
+      } else if (type === NLMSG_DONE) {
+        handler.control('done', sequence);
+      } else if (type === NLMSG_NOOP) {
+        handler.control('noop', sequence);
+      } else if (type === NLMSG_OVERRUN) {
+        handler.control('overrun', sequence);
+      } else {
+        handler.reject('unknown-message', 0, sequence);
+      }
+      offset += align4(length);
+    }
+  }
+
+  private decodePacketMessage(buf: Uint8Array, start: number, end: number, receivedAt: number, handler: NflogBatchHandler): void {
+    if (end - start < NLMSG_HDRLEN + NFGENMSG_LEN) return handler.reject('truncated', 0, 0);
+    const family = buf[start + NLMSG_HDRLEN] as number;
+    if (buf[start + NLMSG_HDRLEN + 1] !== NFNETLINK_V0) return handler.reject('bad-message', 0, 0);
+
+    let prefixAt = -1;
+    let prefixLength = 0;
+    let timestampAt = -1;
+    let ifindex = 0;
+    let hwProtocol = -1;
+    let payloadAt = -1;
+    let payloadLength = 0;
+
+    let p = start + NLMSG_HDRLEN + NFGENMSG_LEN;
+    while (end - p >= NLA_HDRLEN) {
+      const attrLength = hostU16(buf, p);
+      if (attrLength < NLA_HDRLEN) return handler.reject('bad-attribute', 0, 0);
+      if (attrLength > end - p) return handler.reject('truncated', 0, 0);
+      const data = p + NLA_HDRLEN;
+      const dataLength = attrLength - NLA_HDRLEN;
+      switch (hostU16(buf, p + 2) & NLA_TYPE_MASK) {
+        case NfulaAttr.PREFIX:
+          prefixAt = data;
+          prefixLength = dataLength;
+          break;
+        case NfulaAttr.TIMESTAMP:
+          if (dataLength !== 16) return handler.reject('bad-attribute', 0, 0);
+          timestampAt = data;
+          break;
+        case NfulaAttr.IFINDEX_INDEV:
+          if (dataLength !== 4) return handler.reject('bad-attribute', 0, 0);
+          ifindex = beU32(buf, data);
+          break;
+        case NfulaAttr.PACKET_HDR:
+          if (dataLength < 4) return handler.reject('bad-attribute', 0, 0);
+          hwProtocol = beU16(buf, data);
+          break;
+        case NfulaAttr.PAYLOAD:
+          payloadAt = data;
+          payloadLength = dataLength;
+          break;
+      }
+      p += align4(attrLength);
+    }
+
+    const prefixVerdict = checkPrefix(buf, prefixAt, prefixLength, this.prefixBytes);
+    if (prefixVerdict !== undefined) return handler.reject(prefixVerdict, 0, 0);
+
+    let at = receivedAt;
+    if (timestampAt >= 0) {
+      const secondsHigh = beU32(buf, timestampAt);
+      const microsHigh = beU32(buf, timestampAt + 8);
+      const micros = beU32(buf, timestampAt + 12);
+      // Beyond 2^16 * 2^32 s the millisecond count stops being an exact JS number.
+      if (secondsHigh > 0xffff || microsHigh !== 0 || micros >= 1_000_000) return handler.reject('bad-timestamp', 0, 0);
+      at = (secondsHigh * 4294967296 + beU32(buf, timestampAt + 4)) * 1000 + Math.floor(micros / 1000);
+    }
+
+    if (payloadAt < 0) return handler.reject('no-payload', 0, 0);
+    let version: number;
+    if (hwProtocol === ETH_P_IP) version = 4;
+    else if (hwProtocol === ETH_P_IPV6) version = 6;
+    else if (hwProtocol >= 0) return handler.reject('not-ip', 0, 0);
+    else if (family === AF_INET) version = 4;
+    else if (family === AF_INET6) version = 6;
+    else return handler.reject('not-ip', 0, 0);
+
+    const inInterface = ifindex === 0 ? undefined : this.options.interfaceName?.(ifindex);
+    const fields = { at, inInterface, destinations: this.destinations };
+    const verdict = version === 4 ? decodeIPv4(buf, payloadAt, payloadLength, fields) : decodeIPv6(buf, payloadAt, payloadLength, fields);
+    if (typeof verdict === 'string') handler.reject(verdict, 0, 0);
+    else handler.event(verdict, ifindex);
+  }
 }
 
-/** Decodes every netlink message in `buf` (one recv()), calling `handler` once per message. Never throws. */
+/** One batch with a decoder of its own (tests, one-off replies); a source keeps one NflogDecoder. */
 export function decodeNflogBatch(buf: Uint8Array, options: NflogDecodeOptions, handler: NflogBatchHandler): void {
-  const prefixBytes = prefixBytesOf(options.prefix);
-  const total = buf.length;
-  let offset = 0;
-  while (offset < total) {
-    if (total - offset < NLMSG_HDRLEN) {
-      handler.reject('truncated', 0, 0);
-      return;
-    }
-    const length = hostU32(buf, offset);
-    if (length < NLMSG_HDRLEN || length > total - offset) {
-      // The framing itself is broken: nothing after this point can be trusted to be a message.
-      handler.reject('truncated', 0, 0);
-      return;
-    }
-    const type = hostU16(buf, offset + 4);
-    const sequence = hostU32(buf, offset + 8);
-    const end = offset + length;
-    if (type === NFLOG_PACKET_TYPE) {
-      decodePacketMessage(buf, offset, end, prefixBytes, options.receivedAt, handler);
-    } else if (type === NLMSG_ERROR) {
-      decodeErrorMessage(buf, offset, end, sequence, handler);
-    } else if (type === NLMSG_DONE) {
-      handler.control('done', sequence);
-    } else if (type === NLMSG_NOOP) {
-      handler.control('noop', sequence);
-    } else if (type === NLMSG_OVERRUN) {
-      handler.control('overrun', sequence);
-    } else {
-      handler.reject('unknown-message', 0, sequence);
-    }
-    offset += align4(length);
-  }
+  new NflogDecoder(options).decode(buf, options.receivedAt, handler);
 }
 
 function decodeErrorMessage(buf: Uint8Array, start: number, end: number, sequence: number, handler: NflogBatchHandler): void {
@@ -186,127 +257,59 @@ function decodeErrorMessage(buf: Uint8Array, start: number, end: number, sequenc
   else handler.reject('nlmsg-error', -error, requestSequence);
 }
 
-function decodePacketMessage(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  prefixBytes: Uint8Array,
-  receivedAt: number,
-  handler: NflogBatchHandler,
-): void {
-  if (end - start < NLMSG_HDRLEN + NFGENMSG_LEN) return handler.reject('truncated', 0, 0);
-  const family = buf[start + NLMSG_HDRLEN] as number;
-  if (buf[start + NLMSG_HDRLEN + 1] !== NFNETLINK_V0) return handler.reject('bad-message', 0, 0);
-
-  let prefixAt = -1;
-  let prefixLength = 0;
-  let timestampAt = -1;
-  let ifindex = 0;
-  let hwProtocol = -1;
-  let payloadAt = -1;
-  let payloadLength = 0;
-
-  let p = start + NLMSG_HDRLEN + NFGENMSG_LEN;
-  while (end - p >= NLA_HDRLEN) {
-    const attrLength = hostU16(buf, p);
-    if (attrLength < NLA_HDRLEN) return handler.reject('bad-attribute', 0, 0);
-    if (attrLength > end - p) return handler.reject('truncated', 0, 0);
-    const data = p + NLA_HDRLEN;
-    const dataLength = attrLength - NLA_HDRLEN;
-    switch (hostU16(buf, p + 2) & NLA_TYPE_MASK) {
-      case NfulaAttr.PREFIX:
-        prefixAt = data;
-        prefixLength = dataLength;
-        break;
-      case NfulaAttr.TIMESTAMP:
-        if (dataLength !== 16) return handler.reject('bad-attribute', 0, 0);
-        timestampAt = data;
-        break;
-      case NfulaAttr.IFINDEX_INDEV:
-        if (dataLength !== 4) return handler.reject('bad-attribute', 0, 0);
-        ifindex = beU32(buf, data);
-        break;
-      case NfulaAttr.PACKET_HDR:
-        if (dataLength < 4) return handler.reject('bad-attribute', 0, 0);
-        hwProtocol = beU16(buf, data);
-        break;
-      case NfulaAttr.PAYLOAD:
-        payloadAt = data;
-        payloadLength = dataLength;
-        break;
-    }
-    p += align4(attrLength);
-  }
-
-  const prefixVerdict = checkPrefix(buf, prefixAt, prefixLength, prefixBytes);
-  if (prefixVerdict !== undefined) return handler.reject(prefixVerdict, 0, 0);
-
-  let at = receivedAt;
-  if (timestampAt >= 0) {
-    const secondsHigh = beU32(buf, timestampAt);
-    const microsHigh = beU32(buf, timestampAt + 8);
-    const micros = beU32(buf, timestampAt + 12);
-    // Beyond 2^16 * 2^32 s the millisecond count stops being an exact JS number.
-    if (secondsHigh > 0xffff || microsHigh !== 0 || micros >= 1_000_000) return handler.reject('bad-timestamp', 0, 0);
-    at = (secondsHigh * 4294967296 + beU32(buf, timestampAt + 4)) * 1000 + Math.floor(micros / 1000);
-  }
-
-  if (payloadAt < 0) return handler.reject('no-payload', 0, 0);
-  let version: number;
-  if (hwProtocol === ETH_P_IP) version = 4;
-  else if (hwProtocol === ETH_P_IPV6) version = 6;
-  else if (hwProtocol >= 0) return handler.reject('not-ip', 0, 0);
-  else if (family === AF_INET) version = 4;
-  else if (family === AF_INET6) version = 6;
-  else return handler.reject('not-ip', 0, 0);
-
-  const verdict = version === 4 ? decodeIPv4(buf, payloadAt, payloadLength, at) : decodeIPv6(buf, payloadAt, payloadLength, at);
-  if (typeof verdict === 'string') handler.reject(verdict, 0, 0);
-  else handler.event(verdict, ifindex);
-}
-
 function checkPrefix(buf: Uint8Array, at: number, length: number, expected: Uint8Array): NflogRejectReason | undefined {
   // xt_NFLOG always sends the attribute (an empty prefix is a lone NUL), so absence means "no prefix".
-  if (at < 0) return expected.length === 0 ? undefined : 'prefix';
+  if (at < 0) return expected.length === 0 ? undefined : 'prefix-mismatch';
   let textLength = 0;
   while (textLength < length && buf[at + textLength] !== 0) textLength++;
   if (textLength === length) return 'bad-attribute';
-  if (textLength !== expected.length) return 'prefix';
-  for (let i = 0; i < textLength; i++) if (buf[at + i] !== expected[i]) return 'prefix';
+  if (textLength !== expected.length) return 'prefix-mismatch';
+  for (let i = 0; i < textLength; i++) if (buf[at + i] !== expected[i]) return 'prefix-mismatch';
   return undefined;
 }
 
-// A server knocks on one or two of its own addresses: reuse the last destination's string instead
-// of building one per packet (a flood's every packet carries the same destination).
-let lastDestination4 = -1;
-let lastDestination4Text = '';
-const lastDestination6 = new Uint8Array(16);
-let lastDestination6Text = '';
+/**
+ * A server knocks on one or two of its own addresses: reuse the last destination's string instead of
+ * building one per packet (a flood's every packet carries the same destination).
+ */
+class DestinationStrings {
+  private last4 = -1;
+  private last4Text = '';
+  private readonly last6 = new Uint8Array(16);
+  private last6Text = '';
 
-function destinationIPv4(b: Uint8Array, o: number): string {
-  const key = beU32(b, o);
-  if (key !== lastDestination4) {
-    lastDestination4Text = formatIPv4(b, o);
-    lastDestination4 = key;
+  ipv4(b: Uint8Array, o: number): string {
+    const key = beU32(b, o);
+    if (key !== this.last4) {
+      this.last4Text = formatIPv4(b, o);
+      this.last4 = key;
+    }
+    return this.last4Text;
   }
-  return lastDestination4Text;
+
+  ipv6(b: Uint8Array, o: number): string {
+    let same = this.last6Text !== '';
+    for (let i = 0; same && i < 16; i++) same = b[o + i] === this.last6[i];
+    if (!same) {
+      this.last6Text = formatIPv6(b, o);
+      this.last6.set(b.subarray(o, o + 16));
+    }
+    return this.last6Text;
+  }
 }
 
-function destinationIPv6(b: Uint8Array, o: number): string {
-  let same = lastDestination6Text !== '';
-  for (let i = 0; same && i < 16; i++) same = b[o + i] === lastDestination6[i];
-  if (!same) {
-    lastDestination6Text = formatIPv6(b, o);
-    lastDestination6.set(b.subarray(o, o + 16));
-  }
-  return lastDestination6Text;
+/** What a packet's event takes from outside its IP header. */
+interface PacketFields {
+  at: number;
+  inInterface: string | undefined;
+  destinations: DestinationStrings;
 }
 
 /** Bytes of the transport header we must see: TCP up to its flags byte, UDP its two ports. */
 const TCP_NEEDED = 14;
 const UDP_NEEDED = 4;
 
-function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number): KnockEvent | NflogRejectReason {
+function decodeIPv4(b: Uint8Array, start: number, captured: number, fields: PacketFields): KnockEvent | NflogRejectReason {
   if (captured < 1) return 'truncated';
   const first = b[start] as number;
   if (first >> 4 !== 4) return 'bad-ip-header';
@@ -324,22 +327,23 @@ function decodeIPv4(b: Uint8Array, start: number, captured: number, at: number):
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[l4 + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return knockEvent(formatIPv4(b, start + 12), 4, destinationIPv4(b, start + 16), 'tcp', beU16(b, l4 + 2), (b[l4 + 13] as number) & 0x3f, at);
+    return knockEvent(formatIPv4(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'tcp', beU16(b, l4 + 2), (b[l4 + 13] as number) & 0x3f, fields);
   }
   if (protocol === IPPROTO_UDP) {
     if (declared < 8) return 'bad-ip-header';
     if (available < UDP_NEEDED) return 'truncated';
-    return knockEvent(formatIPv4(b, start + 12), 4, destinationIPv4(b, start + 16), 'udp', beU16(b, l4 + 2), 0, at);
+    return knockEvent(formatIPv4(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'udp', beU16(b, l4 + 2), 0, fields);
   }
   return 'not-tcp-udp';
 }
 
-/** One shape for every event the decoder makes, so the matcher's accesses stay monomorphic. */
-function knockEvent(source: string, family: 4 | 6, destination: string, protocol: 'tcp' | 'udp', port: number, tcpFlags: number, at: number): KnockEvent {
-  return { source, family, destination, protocol, port, tcpFlags, at };
+/** Built once, never changed afterwards: the interface is known before the event is made. */
+function knockEvent(source: string, family: 4 | 6, destination: string, protocol: 'tcp' | 'udp', port: number, tcpFlags: number, fields: PacketFields): KnockEvent {
+  const { at, inInterface } = fields;
+  return inInterface === undefined ? { source, family, destination, protocol, port, tcpFlags, at } : { source, family, destination, protocol, port, tcpFlags, at, inInterface };
 }
 
-function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number): KnockEvent | NflogRejectReason {
+function decodeIPv6(b: Uint8Array, start: number, captured: number, fields: PacketFields): KnockEvent | NflogRejectReason {
   if (captured < 1) return 'truncated';
   if ((b[start] as number) >> 4 !== 6) return 'bad-ip-header';
   if (captured < 40) return 'truncated';
@@ -374,9 +378,9 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, at: number):
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[p + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return knockEvent(formatIPv6(b, start + 8), 6, destinationIPv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, at);
+    return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, fields);
   }
   if (declared < 8) return 'bad-ip-header';
   if (available < UDP_NEEDED) return 'truncated';
-  return knockEvent(formatIPv6(b, start + 8), 6, destinationIPv6(b, start + 24), 'udp', beU16(b, p + 2), 0, at);
+  return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'udp', beU16(b, p + 2), 0, fields);
 }

@@ -63,7 +63,7 @@ interface Stamp {
   length: number;
 }
 
-function parseTimestamp(line: string, now: number, utcOffsetMinutes: number): Stamp | string {
+function parseTimestamp(line: string, now: number, utcOffsetMinutes: number): Stamp | 'syslog-bad-timestamp' {
   const rfc = RFC3339.exec(line);
   if (rfc) {
     const [, year, month, day, hour, minute, second, fraction, zone] = rfc;

@@ -4,7 +4,7 @@ import type { Config, KnockStep } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
-import { integerFlag } from '../daemon/options.js';
+import { integerFlag } from '../core/whole-number.js';
 import { generateRules, type RulesOptions, type ServicePort } from './generate.js';
 
 interface RulesFlags {

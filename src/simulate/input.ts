@@ -1,6 +1,7 @@
 import type { KnockEvent } from '../core/types.js';
 import { KERNEL_FACILITY, parseKmsgRecord } from '../decode/kmsg.js';
-import { parseLogLine, type LogLineEvent } from '../decode/log-line.js';
+import { parseLogLine } from '../decode/log-line.js';
+import { filterRejection } from '../sources/filtering-sink.js';
 import { parseSyslogLine } from '../decode/syslog.js';
 
 /**
@@ -128,9 +129,10 @@ function knock(
 ): DecodedInputLine | SkippedInputLine {
   const decoded = parseLogLine(message, context.prefix);
   if (!decoded.ok) return { ok: false, reason: decoded.reason, format };
-  const event: LogLineEvent = decoded.value;
-  if (context.interface !== undefined && event.inInterface !== context.interface) return { ok: false, reason: 'wrong-interface', format };
-  return { ok: true, event: { ...event, at: time.at }, format, clock: time.clock, precise, kernelVerified };
+  const event: KnockEvent = { ...decoded.value, at: time.at };
+  const refused = context.interface === undefined ? undefined : filterRejection(event, { interface: context.interface });
+  if (refused !== undefined) return { ok: false, reason: refused, format };
+  return { ok: true, event, format, clock: time.clock, precise, kernelVerified };
 }
 
 function bootClock(sinceBootMs: number, context: LineContext): { at: number; clock: ClockKind } {

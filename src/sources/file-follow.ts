@@ -2,13 +2,14 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import type { FileRejectReason } from '../core/reject-reasons.js';
 
 export interface FileFollowerOptions {
   path: string;
   /** One complete line, without its newline. */
   onLine(line: string): void;
   /** A piece of input that was dropped (a line over the limit, a partial line lost to rotation). */
-  onDiscard(reason: string): void;
+  onDiscard(reason: FileRejectReason): void;
   onTrouble(error: NfknockError): void;
   /** Safety-net poll period; fs.watch makes most reads immediate. Default 250 ms. */
   pollMs?: number;
@@ -207,7 +208,7 @@ export class FileFollower {
     this.partialBytes += bytes.length;
   }
 
-  private dropPartial(reason: string): void {
+  private dropPartial(reason: FileRejectReason): void {
     if (this.partialBytes > 0) this.options.onDiscard(reason);
     this.partial = [];
     this.partialBytes = 0;

@@ -10,7 +10,6 @@ export interface KernelLogFileSourceOptions {
   prefix: string;
   sink: SourceSink;
   clock: Clock;
-  interface?: string;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
   pollMs?: number;
 }
@@ -70,8 +69,6 @@ export class KernelLogFileSource implements KnockSource {
       if (now - syslog.value.timestamp > MAX_LINE_AGE_MS) return sink.reject('stale', line.slice(0, 200));
       const decoded = parseKnockLine(syslog.value.message, prefix, syslog.value.precise ? syslog.value.timestamp : now);
       if (!decoded.ok) return sink.reject(decoded.reason, line.slice(0, 200));
-      const wanted = this.options.interface;
-      if (wanted !== undefined && decoded.value.inInterface !== wanted) return sink.reject('wrong-interface', decoded.value.inInterface);
       sink.event(decoded.value);
     } catch (error) {
       // A sink that throws must not stop the follower.

@@ -11,8 +11,6 @@ export interface KmsgSourceOptions {
   prefix: string;
   sink: SourceSink;
   clock: Clock;
-  /** Only knocks that came in on this interface count. */
-  interface?: string;
   /** Defaults to /dev/kmsg; tests point it elsewhere. */
   path?: string;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
@@ -157,8 +155,6 @@ export class KmsgSource implements KnockSource {
     if (record.facility !== KERNEL_FACILITY) return sink.reject('not-kernel', record.message.slice(0, 200));
     const decoded = parseKnockLine(record.message, this.options.prefix, this.epochMillis(record.usec));
     if (!decoded.ok) return sink.reject(decoded.reason, record.message.slice(0, 200));
-    const wanted = this.options.interface;
-    if (wanted !== undefined && decoded.value.inInterface !== wanted) return sink.reject('wrong-interface', decoded.value.inInterface);
     sink.event(decoded.value);
   }
 

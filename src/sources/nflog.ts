@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { RawNetlinkSocket, Protocol } from 'netlink';
 import type { Logger } from 'pino';
-import type { Clock, KnockEvent } from '../core/types.js';
+import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { buildNflogConfigMessages, buildNflogUnbindMessage } from './nflog-requests.js';
 import {
-  decodeNflogBatch,
+  NflogDecoder,
   type NetlinkControlKind,
   type NflogBatchHandler,
   type NflogRejectReason,
@@ -28,8 +28,6 @@ export interface NflogSourceOptions {
   prefix: string;
   sink: SourceSink;
   clock: Clock;
-  /** Only knocks that came in on this interface count; others are rejected as 'interface'. */
-  interface?: string;
   /** SO_RCVBUF to ask for; the kernel caps it at net.core.rmem_max (and reports double). Default 8 MiB. */
   receiveBufferBytes?: number;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
@@ -79,14 +77,16 @@ export class NflogSource implements KnockSource {
   private closing: Promise<void> | undefined;
   private receivedAt = 0;
   private readonly handler: NflogBatchHandler;
+  private readonly decoder: NflogDecoder;
   /** SO_RCVBUF as the kernel reports it after start(). */
   receiveBufferBytes = 0;
 
   constructor(options: NflogSourceOptions) {
     this.options = options;
     this.interfaces = new InterfaceNames(options.clock, options.sysClassNet);
+    this.decoder = new NflogDecoder({ prefix: options.prefix, interfaceName: (ifindex) => this.interfaces.nameOf(ifindex) });
     this.handler = {
-      event: (event, ifindex) => this.deliver(event, ifindex),
+      event: (event) => options.sink.event(event),
       reject: (reason, errno, sequence) => this.rejected(reason, errno, sequence),
       control: (kind, sequence) => this.controlled(kind, sequence),
     };
@@ -132,7 +132,7 @@ export class NflogSource implements KnockSource {
       await this.shutdown(false);
       throw error;
     }
-    this.options.log?.info({ group, prefix: this.options.prefix, interface: this.options.interface }, 'nflog: listening');
+    this.options.log?.info({ group, prefix: this.options.prefix }, 'nflog: listening');
   }
 
   close(): Promise<void> {
@@ -221,18 +221,7 @@ export class NflogSource implements KnockSource {
   private receive(msg: Buffer): void {
     if (this.closed) return;
     this.receivedAt = this.options.clock.now();
-    decodeNflogBatch(msg, { prefix: this.options.prefix, receivedAt: this.receivedAt }, this.handler);
-  }
-
-  private deliver(event: KnockEvent, ifindex: number): void {
-    const name = ifindex === 0 ? undefined : this.interfaces.nameOf(ifindex);
-    if (name !== undefined) event.inInterface = name;
-    const wanted = this.options.interface;
-    if (wanted !== undefined && name !== wanted) {
-      this.options.sink.reject('interface', `${event.source} on ${name ?? `ifindex ${ifindex}`}`);
-      return;
-    }
-    this.options.sink.event(event);
+    this.decoder.decode(msg, this.receivedAt, this.handler);
   }
 
   private rejected(reason: NflogRejectReason, errno: number, sequence: number): void {

@@ -1,5 +1,6 @@
 import type { KnockEvent } from '../core/types.js';
 import type { NfknockError } from '../core/errors.js';
+import type { RejectReason } from '../core/reject-reasons.js';
 
 /**
  * Where a source delivers what it reads. A source never throws out of its read loop: every input
@@ -8,7 +9,7 @@ import type { NfknockError } from '../core/errors.js';
 export interface SourceSink {
   event(event: KnockEvent): void;
   /** Input that was read but is not a knock we accept (malformed, wrong prefix, forged...). */
-  reject(reason: string, detail?: string): void;
+  reject(reason: RejectReason, detail?: string): void;
   /** The kernel dropped messages before we read them (ENOBUFS on netlink, EPIPE on /dev/kmsg). */
   overrun(what: string, lost?: number): void;
   /** Trouble that does not stop the source (log file vanished, read error retried...). */

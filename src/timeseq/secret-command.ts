@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
 import type { TimeSequenceSpec } from '../core/types.js';
 import { timeSequenceDefaults, timeSequenceProblem } from './derive.js';
 import { formatSecretText } from './secret.js';
@@ -86,22 +85,14 @@ export async function runSecretCommand(
   io.out(secretInstructions(secretText, options));
 }
 
-/** Temp file in the same directory, 0600 from creation, fsynced, renamed: never a half-written secret. */
+/** Through the one atomic writer: 0600 from creation, fsynced, renamed, never a half-written secret. */
 async function writePrivateFile(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writeFileAtomic(path, text, 0o600);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new NfknockError(ErrorCodes.USAGE, `cannot write secret file ${path}: ${code}`, { cause: error });
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    const denied = code === 'EACCES' || code === 'EPERM';
+    throw new NfknockError(denied ? ErrorCodes.PERMISSION : ErrorCodes.STATE_IO, `cannot write secret file ${path}: ${code ?? String(error)}`, { cause: error });
   }
 }
 

@@ -1,5 +1,6 @@
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { TimeSequenceSpec } from '../core/types.js';
+import { parseWholeNumber as parseDigits } from '../core/whole-number.js';
 
 /** Parses `A-B` (e.g. `20000-29999`) as given to `--ports`; the range checks live in timeSequenceProblem. */
 export function parsePortRange(text: string): { portMin: number; portMax: number } {
@@ -16,6 +17,5 @@ export function parseProtocols(text: string): TimeSequenceSpec['protocols'] {
 
 /** A whole number for flags such as --period and --length; range checks live in timeSequenceProblem. */
 export function parseWholeNumber(text: string, what: string): number {
-  if (!/^\s*\d{1,9}\s*$/.test(text)) throw new NfknockError(ErrorCodes.USAGE, `${what} ${JSON.stringify(text)} must be a whole number`);
-  return Number(text);
+  return parseDigits(text, { max: 999_999_999, message: `${what} ${JSON.stringify(text)} must be a whole number` });
 }

@@ -83,7 +83,7 @@ test('NFLOG knocks over IPv4 and IPv6 reach the sink with every field; other pre
   });
   assert.deepEqual(withoutTime, [
     { type: 'event', event: { ...v4, protocol: 'udp', port: 7000, tcpFlags: 0, ...common } },
-    { type: 'reject', reason: 'prefix' },
+    { type: 'reject', reason: 'prefix-mismatch' },
     { type: 'event', event: { ...v4, protocol: 'tcp', port: 7002, tcpFlags: 0x02, ...common } },
     { type: 'event', event: { ...v6, protocol: 'tcp', port: 8000, tcpFlags: 0x02, ...common } },
     { type: 'event', event: { ...v6, protocol: 'udp', port: 8001, tcpFlags: 0, ...common } },
