@@ -19,11 +19,11 @@ test('a failed state save while closing does not stop later doors from closing',
   const world = fakeWorld();
   const a = makeDoor({ name: 'a', cmdTimeoutMs: 5_000 });
   const b = makeDoor({ name: 'b', cmdTimeoutMs: 10_000, sequence: '7100,7200' });
-  const daemon = new Daemon(configWith([a, b]), world.ports);
+  const daemon = world.daemon(configWith([a, b]));
   await daemon.start();
   knock(world, '10.0.0.2');
   knock(world, '10.0.0.3', ['7100:tcp', '7200:tcp']);
-  await settle();
+  await world.idle();
   world.failSaves = true;
   await world.time.advance(5_000);
   world.failSaves = false;
@@ -39,10 +39,10 @@ test('a failing stop command keeps its door and is tried again with backoff unti
     world.commands.push(command);
     return outcomes.shift() ?? ok;
   };
-  const daemon = new Daemon(configWith([makeDoor({ cmdTimeoutMs: 1_000 })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ cmdTimeoutMs: 1_000 })]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   await world.time.advance(1_000);
   assert.equal(world.commands.length, 2);
   assert.equal(world.saved.at(-1)?.length, 1, 'still recorded after the failed stop');
@@ -59,20 +59,20 @@ test('a failing stop command keeps its door and is tried again with backoff unti
 
 test('a stop command that contains a tab round-trips through the state file', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([makeDoor({ stopCommand: 'iptables\t-D INPUT -s %IP% -j ACCEPT' })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ stopCommand: 'iptables\t-D INPUT -s %IP% -j ACCEPT' })]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   assert.equal(world.commands.length, 1, 'opened');
   assert.equal(daemon.openDoors[0]?.stopCommand, 'iptables\t-D INPUT -s 10.0.0.2 -j ACCEPT');
 });
 
 test('a door whose pending close would not read back from the state file stays shut', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([makeDoor({ name: 'x'.repeat(300) })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ name: 'x'.repeat(300) })]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, []);
   assert.ok(world.lines.some((line) => line.includes('door stays shut')));
 });
@@ -84,12 +84,12 @@ test('a one-time line knocked while the door is already open for that source is 
     { line: 1, steps: steps('2000,3000') },
     { line: 2, steps: steps('4000,5000') },
   ];
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   knock(world, '10.0.0.2', ['2000:tcp', '3000:tcp']);
-  await settle();
+  await world.idle();
   knock(world, '10.0.0.2', ['4000:tcp', '5000:tcp']);
-  await settle();
+  await world.idle();
   assert.deepEqual(world.oneTimeMarked, [
     { door: 'smtp', line: 1 },
     { door: 'smtp', line: 2 },
@@ -141,10 +141,10 @@ test('the start and stop of the same door keep their order even when the start h
 
 test('a wall clock stepped back does not keep a door open longer', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([makeDoor({ cmdTimeoutMs: 10_000 })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ cmdTimeoutMs: 10_000 })]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   world.time.stepWall(-3_600_000);
   await world.time.advance(10_000);
   assert.equal(world.commands.length, 2, 'closed after 10 s of monotonic time');
@@ -157,12 +157,12 @@ test('a re-knock after a failed start runs the start command again', async () =>
     world.commands.push(command);
     return outcomes.shift() ?? ok;
   };
-  const daemon = new Daemon(configWith([makeDoor()]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor()]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   assert.equal(world.commands.filter((c) => c.startsWith('iptables -A')).length, 2);
 });
 
@@ -178,7 +178,7 @@ test('a source that cannot start does not abandon the doors still to be closed',
   });
   const now = world.time.now;
   const pending = [{ id: 'a', door: 'door', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 1_000, closesAt: now + 5_000 }];
-  const daemon = new Daemon(configWith([makeDoor()]), world.ports, { pending, usedSteps: new Map() });
+  const daemon = world.daemon(configWith([makeDoor()]), { pending, usedSteps: new Map() });
   await daemon.start();
   await world.time.advance(5_000);
   assert.deepEqual(world.commands, ['close a']);
@@ -194,13 +194,13 @@ test('with nothing to close, a source that cannot start fails the start', async 
     },
     close: async () => {},
   });
-  await assert.rejects(new Daemon(configWith([makeDoor()]), world.ports).start(), /no permission/);
+  await assert.rejects(world.daemon(configWith([makeDoor()])).start(), /no permission/);
 });
 
 test('replayed time-based sequences are rate-limited in the log', async () => {
   const world = fakeWorld();
   const door = makeDoor({ sequence: '7000', stopCommand: undefined, startCommand: 'open %IP%' });
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   const audit = world.ports.audit;
   for (let i = 0; i < 5_000; i++) audit.replay(world.time.now, `10.0.${i >> 8}.${i & 255}`, 'door', 'step:1');
@@ -215,10 +215,10 @@ test('a stop command that keeps failing is never given up: the door stays record
     if (command.startsWith('iptables -D')) stops++;
     return command.startsWith('iptables -D') ? fail : ok;
   };
-  const daemon = new Daemon(configWith([makeDoor({ cmdTimeoutMs: 1_000 })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ cmdTimeoutMs: 1_000 })]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   await world.time.advance(3 * 3_600_000);
   assert.ok(stops >= 12, `${stops} attempts in 3 h`);
   assert.equal(daemon.openDoors.length, 1);
@@ -233,10 +233,10 @@ test('closing all at exit retries a failing stop at once, and keeps it recorded 
     world.commands.push(command);
     return outcomes.shift() ?? ok;
   };
-  const daemon = new Daemon(configWith([makeDoor()]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor()]));
   await daemon.start();
   knock(world, '10.0.0.2');
-  await settle();
+  await world.idle();
   await daemon.stop({ closeAll: true });
   assert.equal(world.commands.length, 4, 'start, then the stop three times');
   assert.equal(daemon.openDoors.length, 1, 'still recorded for the next start');
@@ -249,10 +249,10 @@ test('a one-time file that cannot be read does not keep recorded doors from clos
   };
   const now = world.time.now;
   const pending = [{ id: 'a', door: 'door', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 1_000 }];
-  const daemon = new Daemon(configWith([makeDoor({ name: 'smtp', steps: [], oneTimeFile: '/etc/knockd/smtp' })]), world.ports, { pending, usedSteps: new Map() });
+  const daemon = world.daemon(configWith([makeDoor({ name: 'smtp', steps: [], oneTimeFile: '/etc/knockd/smtp' })]), { pending, usedSteps: new Map() });
   // Whether start() then fails depends on whether the close already finished: either way it ran first.
   await daemon.start().catch((error: unknown) => assert.match(String(error), /ENOENT/));
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, ['close a']);
   await daemon.stop();
 });

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Daemon } from '../src/daemon/daemon.js';
 import { makeDoor } from './helpers/knock-fixtures.js';
-import { configWith, fakeWorld, settle } from './helpers/fake-daemon-ports.js';
+import { configWith, fakeWorld } from './helpers/fake-daemon-ports.js';
 
 const door = makeDoor({ name: 'ssh', cmdTimeoutMs: 10_000 });
 const open = 'iptables -A INPUT -s 10.0.0.2 -p tcp --dport 22 -j ACCEPT';
@@ -27,10 +26,10 @@ test('the pending close is saved before the start command runs, and the stop com
     order.push(kind);
     return run(command, kind, about);
   };
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   knockAll(world);
-  await settle();
+  await world.idle();
   assert.deepEqual(order, ['save:1', 'start']);
   assert.deepEqual(world.commands, [open]);
   assert.equal(world.saved[0]?.[0]?.stopCommand, close);
@@ -47,13 +46,13 @@ test('the pending close is saved before the start command runs, and the stop com
 
 test('a door re-knocked while open extends its deadline without running the start command again', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   knockAll(world);
-  await settle();
+  await world.idle();
   await world.time.advance(6_000);
   knockAll(world);
-  await settle();
+  await world.idle();
   await world.time.advance(5_000);
   assert.deepEqual(world.commands, [open], 'not closed at the first deadline, not started twice');
   await world.time.advance(5_000);
@@ -63,10 +62,10 @@ test('a door re-knocked while open extends its deadline without running the star
 test('a door is not opened when its pending close cannot be saved', async () => {
   const world = fakeWorld();
   world.failSaves = true;
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   knockAll(world);
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, []);
   assert.ok(world.lines.some((line) => line.includes('door stays shut')));
   assert.equal(daemon.openDoors.length, 0);
@@ -79,9 +78,9 @@ test('after a restart, overdue closes run at once and the rest on time', async (
     { id: 'a', door: 'ssh', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 10_000 },
     { id: 'b', door: 'ssh', source: '10.0.0.3', family: 4 as const, stopCommand: 'close b', openedAt: now - 1_000, closesAt: now + 9_000 },
   ];
-  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: new Map() });
+  const daemon = world.daemon(configWith([door]), { pending, usedSteps: new Map() });
   await daemon.start();
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, ['close a']);
   assert.deepEqual(world.saved.at(-1)?.map((p) => p.id), ['b']);
   await world.time.advance(9_000);
@@ -91,15 +90,15 @@ test('after a restart, overdue closes run at once and the rest on time', async (
 test('stopping keeps open doors recorded, or closes them all when asked', async () => {
   for (const closeAll of [false, true]) {
     const world = fakeWorld();
-    const daemon = new Daemon(configWith([door]), world.ports);
+    const daemon = world.daemon(configWith([door]));
     await daemon.start();
     knockAll(world);
-    await settle();
+    await world.idle();
     await daemon.stop({ closeAll });
     assert.deepEqual(world.commands, closeAll ? [open, close] : [open]);
     assert.equal(world.saved.at(-1)?.length, closeAll ? 0 : 1);
     knockAll(world, '10.0.0.9');
-    await settle();
+    await world.idle();
     assert.equal(world.commands.filter((c) => c.includes('10.0.0.9')).length, 0, 'nothing new runs after stop');
   }
 });
@@ -107,22 +106,22 @@ test('stopping keeps open doors recorded, or closes them all when asked', async 
 test('IPv6 knocks run the _6 commands, falling back to the IPv4 ones', async () => {
   const world = fakeWorld();
   const v6 = makeDoor({ name: 'v6', startCommand6: 'ip6tables -A INPUT -s %IP% -j ACCEPT', stopCommand6: undefined });
-  const daemon = new Daemon(configWith([v6]), world.ports);
+  const daemon = world.daemon(configWith([v6]));
   await daemon.start();
   knockAll(world, 'fd00::2');
-  await settle();
+  await world.idle();
   await world.time.advance(10_000);
   assert.deepEqual(world.commands, ['ip6tables -A INPUT -s fd00::2 -j ACCEPT', 'iptables -D INPUT -s fd00::2 -p tcp --dport 22 -j ACCEPT']);
 });
 
 test('a command-only door (no stop command) runs its command on every open and records nothing', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([makeDoor({ name: 'cmd', stopCommand: undefined, startCommand: 'echo %IP%' })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ name: 'cmd', stopCommand: undefined, startCommand: 'echo %IP%' })]));
   await daemon.start();
   knockAll(world);
-  await settle();
+  await world.idle();
   knockAll(world);
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, ['echo 10.0.0.2', 'echo 10.0.0.2']);
   assert.equal(daemon.openDoors.length, 0);
 });
@@ -143,11 +142,11 @@ test('what the door keeper plans survives the state file format (ids included)',
 
 test('cmd_timeout runs from when the door opens, not from an early log stamp', async () => {
   const world = fakeWorld();
-  const daemon = new Daemon(configWith([door]), world.ports);
+  const daemon = world.daemon(configWith([door]));
   await daemon.start();
   for (const [port, protocol] of [[7000, 'udp'], [8000, 'tcp'], [9000, 'udp']] as const) {
     world.knock({ source: '10.0.0.2', family: 4, destination: '10.0.0.1', port, protocol, tcpFlags: protocol === 'tcp' ? 2 : 0, at: world.time.now - 900 });
   }
-  await settle();
+  await world.idle();
   assert.equal(daemon.openDoors[0]?.closesAt, world.time.now + 10_000);
 });

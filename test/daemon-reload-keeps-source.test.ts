@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import type { Config } from '../src/core/types.js';
 import type { SourceSink } from '../src/sources/types.js';
 import { ErrorCodes, NfknockError } from '../src/core/errors.js';
-import { Daemon } from '../src/daemon/daemon.js';
 import { makeDoor } from './helpers/knock-fixtures.js';
-import { configWith, fakeWorld, settle } from './helpers/fake-daemon-ports.js';
+import { configWith, fakeWorld } from './helpers/fake-daemon-ports.js';
 
 const door = makeDoor({ name: 'ssh', cmdTimeoutMs: 10_000 });
 
@@ -47,13 +46,13 @@ function worldWithSources(failGroups: number[]) {
 test('a reload whose new source cannot start is refused and the old source keeps serving', async () => {
   const { world, log, sinks, knockOn } = worldWithSources([6]);
   const config = configWith([door]);
-  const daemon = new Daemon(config, world.ports);
+  const daemon = world.daemon(config);
   await daemon.start();
   await assert.rejects(daemon.reload(withGroup(config, 6)), { code: ErrorCodes.SOURCE_UNAVAILABLE });
   assert.deepEqual(log, ['start 5', 'close 5', 'start 6 failed', 'close 6', 'start 5']);
   assert.deepEqual([...sinks.keys()], [5], 'reading group 5 again');
   knockOn(5);
-  await settle();
+  await world.idle();
   assert.equal(world.commands.length, 1, 'a knock still opens the door');
   assert.ok(!world.lines.some((line) => line.startsWith('re-reading config file')), 'the refused reload is not logged as done');
   // A later good reload still works: the daemon kept the old config as its current one.
@@ -64,14 +63,14 @@ test('a reload whose new source cannot start is refused and the old source keeps
 test('a reload that changes the source moves to the new one', async () => {
   const { world, log, knockOn } = worldWithSources([]);
   const config = configWith([door]);
-  const daemon = new Daemon(config, world.ports);
+  const daemon = world.daemon(config);
   await daemon.start();
   await daemon.reload(withGroup(config, 6));
   assert.deepEqual(log, ['start 5', 'close 5', 'start 6']);
   knockOn(5);
-  await settle();
+  await world.idle();
   assert.equal(world.commands.length, 0, 'the old group is no longer read');
   knockOn(6);
-  await settle();
+  await world.idle();
   assert.equal(world.commands.length, 1);
 });

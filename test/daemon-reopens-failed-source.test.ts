@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SourceSink } from '../src/sources/types.js';
 import { ErrorCodes, NfknockError } from '../src/core/errors.js';
-import { Daemon } from '../src/daemon/daemon.js';
 import { makeDoor } from './helpers/knock-fixtures.js';
-import { configWith, fakeWorld, settle } from './helpers/fake-daemon-ports.js';
+import { configWith, fakeWorld } from './helpers/fake-daemon-ports.js';
 
 test('a source that fails is reopened with backoff, and knocks reach the new one', async () => {
   const world = fakeWorld();
@@ -22,7 +21,7 @@ test('a source that fails is reopened with backoff, and knocks reach the new one
     },
     close: async () => {},
   });
-  const daemon = new Daemon(configWith([makeDoor({ name: 'ssh', stopCommand: undefined, startCommand: 'open %IP%' })]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor({ name: 'ssh', stopCommand: undefined, startCommand: 'open %IP%' })]));
   await daemon.start();
   assert.equal(starts, 1);
   failNextStarts = 1;
@@ -40,7 +39,7 @@ test('a source that fails is reopened with backoff, and knocks reach the new one
   for (const [port, protocol] of [[7000, 'udp'], [8000, 'tcp'], [9000, 'udp']] as const) {
     sinks.at(-1)?.event({ source: '10.0.0.2', family: 4, destination: '10.0.0.1', port, protocol, tcpFlags: 2, at: world.time.now });
   }
-  await settle();
+  await world.idle();
   assert.deepEqual(world.commands, ['open 10.0.0.2']);
   await daemon.stop();
 });
@@ -56,7 +55,7 @@ test('no reopen after stop', async () => {
     },
     close: async () => {},
   });
-  const daemon = new Daemon(configWith([makeDoor()]), world.ports);
+  const daemon = world.daemon(configWith([makeDoor()]));
   await daemon.start();
   sink?.failed?.(new NfknockError(ErrorCodes.SOURCE_FAILED, 'gone'));
   await daemon.stop();

@@ -2,7 +2,8 @@ import { pino } from 'pino';
 import type { Config, Door, KnockEvent } from '../../src/core/types.js';
 import { defaultOptions } from '../../src/core/types.js';
 import { Audit } from '../../src/daemon/audit.js';
-import type { CommandOutcome, DaemonPorts } from '../../src/daemon/daemon.js';
+import { Daemon, type CommandOutcome, type DaemonPorts, type RestoredState } from '../../src/daemon/daemon.js';
+import type { TimerHandle, Timers } from '../../src/core/timers.js';
 import type { PendingClose } from '../../src/doors/door-keeper.js';
 import type { SourceSink } from '../../src/sources/types.js';
 import type { OneTimeLine } from '../../src/matcher/sequences.js';
@@ -16,14 +17,16 @@ export class ManualTime {
   now = 1_700_000_000_000;
   monotonic = 0;
   private nextId = 1;
-  private readonly pending = new Map<number, { at: number; fn: () => void; every?: number }>();
+  private readonly pending = new Map<TimerHandle, { at: number; fn: () => void; every?: number }>();
+  /** Awaited after each timer fires: the daemon's idle() once one is made with FakeWorld.daemon. */
+  idle: () => Promise<void> = settle;
 
   readonly clock = { now: () => this.now };
-  readonly timers = {
-    setTimeout: ((fn: () => void, ms: number) => this.add(fn, ms)) as unknown as typeof setTimeout,
-    clearTimeout: ((id: number) => this.pending.delete(id)) as unknown as typeof clearTimeout,
-    setInterval: ((fn: () => void, ms: number) => this.add(fn, ms, ms)) as unknown as typeof setInterval,
-    clearInterval: ((id: number) => this.pending.delete(id)) as unknown as typeof clearInterval,
+  readonly timers: Timers = {
+    setTimeout: (fn, ms) => this.add(fn, ms),
+    clearTimeout: (id) => void this.pending.delete(id),
+    setInterval: (fn, ms) => this.add(fn, ms, ms),
+    clearInterval: (id) => void this.pending.delete(id),
   };
 
   stepWall(deltaMs: number): void {
@@ -48,14 +51,18 @@ export class ManualTime {
       if (timer.every) timer.at += timer.every;
       else this.pending.delete(id);
       timer.fn();
-      await settle();
+      await this.idle();
     }
     this.now += end - this.monotonic;
     this.monotonic = end;
-    await settle();
+    await this.idle();
   }
 }
 
+/**
+ * Turns the event loop a few times. Only for tests whose fake command hangs on purpose, where the
+ * daemon is never idle; everything else awaits FakeWorld.idle().
+ */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 }
@@ -70,6 +77,10 @@ export interface FakeWorld {
   knock(event: Omit<KnockEvent, 'at'> & { at?: number }): void;
   failSaves: boolean;
   oneTimeMarked: { door: string; line: number }[];
+  /** A Daemon on these ports whose idle() the world (and its clock) then awaits. */
+  daemon(config: Config, restored?: RestoredState): Daemon;
+  /** Settles once the daemon made with `daemon()` has decided and run everything queued. */
+  idle(): Promise<void>;
 }
 
 export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld {
@@ -84,7 +95,13 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
     failSaves: false,
     oneTimeMarked: [],
     knock: (event) => sink?.event({ ...event, at: event.at ?? time.now }),
-    ports: undefined as unknown as DaemonPorts,
+    daemon: (config, restored) => {
+      const daemon = new Daemon(config, world.ports, restored);
+      time.idle = () => daemon.idle();
+      return daemon;
+    },
+    idle: () => time.idle(),
+    ports: placeholderPorts,
   };
   const logger = pino({ level: 'silent' });
   world.ports = {
@@ -118,6 +135,9 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
   };
   return world;
 }
+
+/** Replaced at once by fakeWorld; only there so the world object can be built before its ports. */
+const placeholderPorts = {} as DaemonPorts;
 
 export function configWith(doors: Door[]): Config {
   return { file: '/etc/knockd.conf', options: { ...defaultOptions, stateDir: '/nonexistent' }, doors };
