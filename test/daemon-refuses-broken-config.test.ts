@@ -14,7 +14,8 @@ test('nfknockd refuses a broken config before anything runs, naming file, line a
   await writeFile(config, ['[openSSH]', '    sequence = 7000,notaport,9000', `    command = touch ${marker}`, ''].join('\n'));
   const result = spawnSync(process.execPath, [nfknockdPath, '-c', config, '--state-dir', join(dir, 'state')], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(result.status, 78, `EX_CONFIG; stderr: ${result.stderr}`);
-  assert.match(result.stderr, new RegExp(`${config.replaceAll('/', '\\/')}:2: .*"notaport|${config.replaceAll('/', '\\/')}:2: .*notaport`));
+  // The bad text itself, quoted, not just somewhere on the line.
+  assert.match(result.stderr, new RegExp(`${config.replaceAll('/', '\\/')}:2: .*: "notaport"$`, 'm'));
   assert.doesNotMatch(result.stdout, /starting up/);
 });
 

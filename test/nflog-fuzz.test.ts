@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeNflogBatch, type NflogBatchHandler } from '../src/decode/nflog.js';
+import { decodeNflogBatch, nflogRejectReasons, type NflogBatchHandler } from '../src/decode/nflog.js';
 import { canonicalAddress } from '../src/core/address.js';
 import type { KnockEvent } from '../src/core/types.js';
-import { ipv4Packet, ipv6Packet, packetMessage, transportBytes, type ExtensionHeader } from './helpers/nflog-builder.js';
+import { doneMessage, errorMessage, ipv4Packet, ipv6Packet, packetMessage, transportBytes, type ExtensionHeader } from './helpers/nflog-builder.js';
 
 interface Outcomes {
   events: Array<{ event: KnockEvent; ifindex: number }>;
@@ -12,16 +12,21 @@ interface Outcomes {
   calls: number;
 }
 
+/** Every outcome any fuzz case produced: the last test checks the generators reach them all. */
+const reached = new Set<string>();
+
 function decode(buf: Uint8Array, prefix = 'portknock', receivedAt = 5): Outcomes {
   const out: Outcomes = { events: [], other: [], calls: 0 };
   const handler: NflogBatchHandler = {
     event: (event, ifindex) => {
       out.calls++;
       out.events.push({ event, ifindex });
+      reached.add('event');
     },
     reject: (reason) => {
       out.calls++;
       out.other.push(reason);
+      reached.add(reason);
     },
     control: (kind) => {
       out.calls++;
@@ -232,8 +237,34 @@ test('random bytes never throw and give one outcome per framed message', () => {
   );
 });
 
-test('the fuzz budget was met', () => {
+test('kernel errors and acks among knocks keep one outcome per message, in order', () => {
+  const messageArb = fc.oneof(
+    knockArb.map((spec) => ({ buffer: buildKnock(spec), outcome: 'event' })),
+    fc.tuple(fc.integer({ min: 1, max: 4095 }), fc.integer({ min: 0, max: 0xffffffff })).map(([errno, sequence]) => ({ buffer: errorMessage(errno, sequence), outcome: 'nlmsg-error' })),
+    fc.integer({ min: 0, max: 0xffffffff }).map((sequence) => ({ buffer: errorMessage(0, sequence), outcome: 'ack' })),
+    fc.constant({ buffer: doneMessage(), outcome: 'done' }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(messageArb, { minLength: 1, maxLength: 8 }),
+      counted((messages: Array<{ buffer: Buffer; outcome: string }>) => {
+        const out = decode(Buffer.concat(messages.map((m) => m.buffer)));
+        const outcomes = [...out.other];
+        assert.equal(out.calls, messages.length);
+        assert.deepEqual(
+          messages.filter((m) => m.outcome !== 'event').map((m) => m.outcome),
+          outcomes,
+        );
+      }),
+    ),
+    { numRuns: 2_000 },
+  );
+});
+
+test('the fuzz cases reach an event and every reject reason of the decoder', () => {
   const seconds = (Date.now() - started) / 1000;
   console.log(`nflog fuzz: ${cases} cases in ${seconds.toFixed(1)} s`);
-  assert.ok(cases >= 100_000, `only ${cases} cases ran`);
+  // A generator that stopped producing some shape of input would leave its branch untested silently.
+  const missing = ['event', ...nflogRejectReasons].filter((outcome) => !reached.has(outcome));
+  assert.deepEqual(missing, [], `never reached by ${cases} fuzz cases`);
 });

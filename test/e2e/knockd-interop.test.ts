@@ -6,10 +6,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { createLab, e2eGate, outputOf, waitFor, waitForOutput, type Lab, type LabFamily } from '../helpers/lab.js';
 
@@ -113,31 +113,27 @@ describe('Debian knockd in the lab', { skip: gate.skip }, () => {
     await assertDoorCycle(6, knockWithDebianClient(6, door));
   });
 
-  if (existsSync(projectClient)) {
-    test("nfknock's own client opens knockd's door", async () => {
-      // The client must send from the client namespace, so it runs in a node started there.
-      const script = [
-        'const [module, host, steps] = process.argv.slice(1);',
-        'const { sendKnocks } = await import(module);',
-        'await sendKnocks(host, JSON.parse(steps), { delayMs: 50 });',
-      ].join('\n');
-      const steps = door.map((step) => {
-        const [port, protocol] = step.split(':');
-        return { port: Number(port), protocol };
-      });
-      await assertDoorCycle(4, async () => {
-        await lab.execOk('client', [
-          process.execPath,
-          '--input-type=module',
-          '-e',
-          script,
-          new URL('../../src/client/knock.js', import.meta.url).href,
-          lab.serverAddress(4),
-          JSON.stringify(steps),
-        ]);
-      });
+  test("nfknock's own client opens knockd's door", async () => {
+    // The client must send from the client namespace, so it runs in a node started there.
+    const script = [
+      'const [module, host, steps] = process.argv.slice(1);',
+      'const { sendKnocks } = await import(module);',
+      'await sendKnocks(host, JSON.parse(steps), { delayMs: 50 });',
+    ].join('\n');
+    const steps = door.map((step) => {
+      const [port, protocol] = step.split(':');
+      return { port: Number(port), protocol };
     });
-  } else {
-    test.todo("nfknock's own client opens knockd's door (waits for src/client/knock.js)");
-  }
+    await assertDoorCycle(4, async () => {
+      await lab.execOk('client', [
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+        pathToFileURL(projectClient).href,
+        lab.serverAddress(4),
+        JSON.stringify(steps),
+      ]);
+    });
+  });
 });
