@@ -1,17 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLab, e2eGate, sleep } from '../helpers/lab.js';
-import {
-  SERVICE_PORT,
-  hpingOnce,
-  knockWithDebianKnock,
-  knockWithNfknock,
-  loadGeneratedFirewall,
-  removeDir,
-  seedDoorConf,
-  startDaemon,
-  waitForProbe,
-} from '../helpers/daemon-lab.js';
+import { SERVICE_PORT, hpingOnce, knockWithDebianKnock, knockWithNfknock, loadGeneratedFirewall, removeDir, seedDoorConf, startDaemon, waitForProbe, opensIn, assertDoorCycle } from '../helpers/daemon-lab.js';
 
 const gate = e2eGate({ tools: ['knock', 'hping3'] });
 const seed = ['7000:udp', '8000:tcp', '9000:udp'];
@@ -55,12 +45,10 @@ test('NFLOG, IPv4: the seeds door opens for the knocker only and closes on time'
   });
 
   await t.test("Debian's knock client opens it too", async () => {
-    await knockWithDebianKnock(lab, 4, seed);
-    await waitForProbe(lab, 4, 'open', 3000);
-    await waitForProbe(lab, 4, 'filtered', 8000);
+    await assertDoorCycle(lab, 4, () => knockWithDebianKnock(lab, 4, seed));
   });
 
-  const opensBefore = async () => ((await daemon.log()).match(/OPEN SESAME/g) ?? []).length;
+  const opensBefore = () => opensIn(daemon);
 
   await t.test('wrong order, wrong protocol and a too slow sequence open nothing', async () => {
     const before = await opensBefore();

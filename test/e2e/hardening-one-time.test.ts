@@ -4,8 +4,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate, sleep, type Lab } from '../helpers/lab.js';
-import { SERVICE_PORT, knockWithNfknock, loadGeneratedFirewall, removeDir, startDaemon, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
-import { countOf, serviceDoor, waitForLog } from '../helpers/hardening-lab.js';
+import { SERVICE_PORT, knockWithNfknock, loadGeneratedFirewall, removeDir, startDaemon, waitForProbe, type RunningDaemon, opensIn } from '../helpers/daemon-lab.js';
+import { serviceDoor, waitForLog } from '../helpers/hardening-lab.js';
 import type { KnockStep } from '../../src/core/types.js';
 
 const gate = e2eGate();
@@ -40,10 +40,9 @@ async function prepare(lab: Lab, dir: string): Promise<string> {
   return conf;
 }
 
-const opensOf = async (daemon: RunningDaemon, door: string) => countOf(await daemon.log(), `${door}: OPEN SESAME`);
 
 async function opensOnce(lab: Lab, daemon: RunningDaemon, sequence: string[]): Promise<void> {
-  const before = await opensOf(daemon, 'once');
+  const before = await opensIn(daemon, 'once');
   await knockWithNfknock(lab, 4, sequence);
   await waitForLog(daemon, 'once: OPEN SESAME', { times: before + 1 });
   await waitForProbe(lab, 4, 'open', 3000);
@@ -51,10 +50,10 @@ async function opensOnce(lab: Lab, daemon: RunningDaemon, sequence: string[]): P
 }
 
 async function opensNothing(lab: Lab, daemon: RunningDaemon, sequence: string[]): Promise<void> {
-  const before = await opensOf(daemon, 'once');
+  const before = await opensIn(daemon, 'once');
   await knockWithNfknock(lab, 4, sequence);
   await sleep(700);
-  assert.equal(await opensOf(daemon, 'once'), before, `${sequence.join(',')} opened the door again`);
+  assert.equal(await opensIn(daemon, 'once'), before, `${sequence.join(',')} opened the door again`);
   assert.equal(await lab.probeTcp(SERVICE_PORT, 4, 300), 'filtered');
 }
 

@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { createLab, e2eGate, outputOf, waitFor, waitForOutput, type Lab, type LabFamily } from '../helpers/lab.js';
+import { createLab, e2eGate, outputOf, waitForOutput, type Lab, type LabFamily } from '../helpers/lab.js';
+import { assertDoorCycle as assertSharedDoorCycle, SERVICE_PORT } from '../helpers/daemon-lab.js';
 
 const gate = e2eGate({ tools: ['knockd', 'knock'] });
-const servicePort = 2222;
+const servicePort = SERVICE_PORT;
 const cmdTimeoutSeconds = 3;
 const door = ['7000:udp', '8000:tcp', '9000:udp'];
 const projectClient = fileURLToPath(new URL('../../src/client/knock.js', import.meta.url));
@@ -74,21 +75,16 @@ describe('Debian knockd in the lab', { skip: gate.skip }, () => {
     if (directory) rmSync(directory, { recursive: true, force: true });
   });
 
+  /** The shared door cycle, plus: the rule names the client, and the timer (not anything faster) closed it. */
   async function assertDoorCycle(family: LabFamily, knock: () => Promise<void>): Promise<void> {
-    assert.equal(await lab.probeTcp(servicePort, family, 400), 'filtered', 'the service must start hidden');
-    await knock();
-    await waitFor(async () => (await lab.probeTcp(servicePort, family, 300)) === 'open', {
-      timeoutMs: 3000,
-      description: `port ${servicePort} to open after the knock (knockd said:\n${outputOf(knockd)})`,
+    let openedAt = 0;
+    await assertSharedDoorCycle(lab, family, knock, {
+      closeWithinMs: cmdTimeoutSeconds * 1000 + 3000,
+      whileOpen: async () => {
+        openedAt = Date.now();
+        assert.match(await lab.iptablesRules(family), new RegExp(`-s ${lab.clientAddress(family)}/\\d+ .*--dport ${servicePort} -j ACCEPT`), `knockd said:\n${outputOf(knockd)}`);
+      },
     });
-    const openedAt = Date.now();
-    const rules = await lab.iptablesRules(family);
-    assert.match(rules, new RegExp(`-s ${lab.clientAddress(family)}/\\d+ .*--dport ${servicePort} -j ACCEPT`));
-    await waitFor(async () => (await lab.probeTcp(servicePort, family, 300)) === 'filtered', {
-      timeoutMs: cmdTimeoutSeconds * 1000 + 3000,
-      description: `port ${servicePort} to close after cmd_timeout`,
-    });
-    // Closed by the timer, not by anything faster (the open check above took < 1 s of it).
     assert.ok(Date.now() - openedAt >= (cmdTimeoutSeconds - 1) * 1000, `closed after only ${Date.now() - openedAt} ms`);
     assert.doesNotMatch(await lab.iptablesRules(family), new RegExp(`--dport ${servicePort} -j ACCEPT`));
   }

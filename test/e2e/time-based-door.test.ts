@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate, sleep, type Lab } from '../helpers/lab.js';
-import { SERVICE_PORT, hpingOnce, loadGeneratedFirewall, nfknockPath, removeDir, startDaemon, waitForProbe } from '../helpers/daemon-lab.js';
+import { SERVICE_PORT, hpingOnce, loadGeneratedFirewall, nfknockPath, removeDir, startDaemon, waitForProbe, opensIn } from '../helpers/daemon-lab.js';
 import { countOf, waitForLog } from '../helpers/hardening-lab.js';
 import { deriveSequence, timeStepAt } from '../../src/timeseq/derive.js';
 import { parseSecretText } from '../../src/timeseq/secret.js';
@@ -68,7 +68,7 @@ test('time-based door: the client opens it, a replay from another address and a 
   });
   const client = lab.clientAddress(4);
   const spoofed = client.replace(/\.\d+$/, '.77');
-  const opens = async () => countOf(await daemon.log(), `${DOOR}: OPEN SESAME`);
+  const opens = () => opensIn(daemon, DOOR);
 
   const step = await withinOneStep();
   await knockTimed(lab, secretFile);

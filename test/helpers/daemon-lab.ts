@@ -17,19 +17,54 @@ export const nfknockPath = fileURLToPath(new URL('../../src/cli/nfknock.js', imp
 
 export const SERVICE_PORT = 2222;
 
-/** The seeds' door: the one every scenario starts from. */
-export function seedDoorConf(options: { seqTimeout?: number; cmdTimeout?: number; extra?: string; name?: string } = {}): string {
+/** The three-knock sequence of the seeds' door, and of every door that does not say otherwise. */
+export const SEED = ['7000:udp', '8000:tcp', '9000:udp'];
+
+/** The one door template: opens SERVICE_PORT for %IP% for `cmdTimeout` seconds. */
+export function serviceDoor(name: string, sequence: string, options: { cmdTimeout?: number; seqTimeout?: number; extra?: string[] } = {}): string {
   const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
   return [
-    `[${options.name ?? 'openSSH'}]`,
-    '    sequence      = 7000:udp,8000:tcp,9000:udp',
+    `[${name}]`,
+    `    sequence      = ${sequence}`,
     `    seq_timeout   = ${options.seqTimeout ?? 5}`,
     `    start_command = ${rule('-I')}`,
     `    cmd_timeout   = ${options.cmdTimeout ?? 3}`,
     `    stop_command  = ${rule('-D')}`,
-    ...(options.extra ? [options.extra] : []),
+    ...(options.extra ?? []),
     '',
   ].join('\n');
+}
+
+/** The seeds' door: the one every scenario starts from. */
+export function seedDoorConf(options: { seqTimeout?: number; cmdTimeout?: number; extra?: string; name?: string } = {}): string {
+  return serviceDoor(options.name ?? 'openSSH', SEED.join(','), {
+    ...(options.seqTimeout === undefined ? {} : { seqTimeout: options.seqTimeout }),
+    ...(options.cmdTimeout === undefined ? {} : { cmdTimeout: options.cmdTimeout }),
+    ...(options.extra === undefined ? {} : { extra: [options.extra] }),
+  });
+}
+
+/** How many times `door` (any door when not given) opened, from the daemon's LogFile. */
+export async function opensIn(daemon: RunningDaemon, door?: string): Promise<number> {
+  const needle = door === undefined ? 'OPEN SESAME' : `${door}: OPEN SESAME`;
+  return (await daemon.log()).split(needle).length - 1;
+}
+
+/**
+ * The one door-cycle assertion: the service starts hidden, `knock` opens it within `openWithinMs`,
+ * `whileOpen` checks what it likes, and cmd_timeout hides it again within `closeWithinMs`.
+ */
+export async function assertDoorCycle(
+  lab: Lab,
+  family: LabFamily,
+  knock: () => Promise<void>,
+  options: { openWithinMs?: number; closeWithinMs?: number; whileOpen?: () => Promise<void> } = {},
+): Promise<void> {
+  if ((await lab.probeTcp(SERVICE_PORT, family, 400)) !== 'filtered') throw new Error(`port ${SERVICE_PORT} must start hidden`);
+  await knock();
+  await waitForProbe(lab, family, 'open', options.openWithinMs ?? 3000);
+  await options.whileOpen?.();
+  await waitForProbe(lab, family, 'filtered', options.closeWithinMs ?? 8000);
 }
 
 /** Loads the complete default-deny firewall `nfknock rules --complete` makes for this config. */

@@ -7,28 +7,12 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { nfknockPath, SERVICE_PORT, type RunningDaemon } from './daemon-lab.js';
+import { nfknockPath, type RunningDaemon } from './daemon-lab.js';
 import { waitFor, type Lab } from './lab.js';
 
 const run = promisify(execFile);
 
-/** The three-knock sequence every hardening door uses unless it says otherwise. */
-export const SEED = ['7000:udp', '8000:tcp', '9000:udp'];
-
-/** A door that opens SERVICE_PORT for %IP% for `cmdTimeout` seconds. */
-export function serviceDoor(name: string, sequence: string, options: { cmdTimeout?: number; seqTimeout?: number; extra?: string[] } = {}): string {
-  const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
-  return [
-    `[${name}]`,
-    `    sequence      = ${sequence}`,
-    `    seq_timeout   = ${options.seqTimeout ?? 5}`,
-    `    start_command = ${rule('-I')}`,
-    `    cmd_timeout   = ${options.cmdTimeout ?? 3}`,
-    `    stop_command  = ${rule('-D')}`,
-    ...(options.extra ?? []),
-    '',
-  ].join('\n');
-}
+export { SEED, serviceDoor } from './daemon-lab.js';
 
 /**
  * The pid of nfknockd's node process. `ip netns exec` execs its command in place in current iproute2,
