@@ -122,3 +122,25 @@ test('with the real shell, a burst of 50 starts never runs more than the limit a
   assert.equal(peak, 3);
   await queue.idle();
 });
+
+test('execute: a refused start is a value naming why, never a throw', async () => {
+  const runner = manualRunner();
+  const queue = new CommandQueue({ concurrency: 1, maxQueuedStarts: 0, run: runner.run });
+  const first = queue.execute({ kind: 'start', command: 'a', timeoutMs: 1000, door: 'ssh', source: '10.0.0.2' });
+  const refused = await queue.execute({ kind: 'start', command: 'b', timeoutMs: 1000, door: 'ssh', source: '10.0.0.3' });
+  assert.ok('refused' in refused);
+  assert.match(refused.refused, /too many commands/);
+  await runner.finish('a');
+  const ran = await first;
+  assert.ok(!('refused' in ran) && ran.exitCode === 0);
+});
+
+test('a command that fails to start reports how long the attempt took, not zero', async () => {
+  const queue = new CommandQueue({
+    run: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error('fork failed')), 30)),
+  });
+  const outcome = await queue.execute({ kind: 'stop', command: 'x', timeoutMs: 1000 });
+  assert.ok(!('refused' in outcome));
+  assert.match(outcome.spawnError ?? '', /fork failed/);
+  assert.ok(outcome.durationMs >= 25, `durationMs ${outcome.durationMs}`);
+});

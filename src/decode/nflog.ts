@@ -54,7 +54,6 @@ export const NfulaCfgAttr = {
 
 export const NfulnlCfgCmd = { BIND: 1, UNBIND: 2, PF_BIND: 3, PF_UNBIND: 4 } as const;
 export const NFULNL_COPY_PACKET = 0x02;
-export const NfulnlCfgFlag = { SEQ: 0x1, SEQ_GLOBAL: 0x2, CONNTRACK: 0x4 } as const;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;

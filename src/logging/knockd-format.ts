@@ -57,18 +57,8 @@ export function shutdownMessage(): string {
   return 'shutting down';
 }
 
-/** knockd 0.7 logged this on shutdown; 0.8 only prints it with -v. */
-export function waitingForChildrenMessage(): string {
-  return 'waiting for child processes...';
-}
-
 export function reloadMessage(configPath: string): string {
   return `re-reading config file: ${configPath}`;
-}
-
-/** knockd 0.8 tries to log this while its file is closed, so it never reaches the file; nfknock writes it. */
-export function reopenLogMessage(logPath: string): string {
-  return `re-opening log file: ${logPath}`;
 }
 
 export function stageMessage(source: string, door: string, stage: number): string {
@@ -100,10 +90,6 @@ export function sequenceTimeoutMessage(source: string, door: string, stage: numb
 
 export function noMoreOneTimeSequencesMessage(door: string): string {
   return `no more sequences left in the one time sequences file for door ${door} --> disabling the door`;
-}
-
-export function oneTimeSequenceDisableFailedMessage(door: string): string {
-  return `error while disabling used one time sequence for door ${door} --> disabling the door`;
 }
 
 // ---- Lines knockd never wrote, in the same `source: door: text` shape ----

@@ -120,7 +120,7 @@ export class CommandQueue {
   }
 
   /** Submits a job and waits for it; a refused start comes back as `{ refused }`. */
-  async execute(job: CommandJob): Promise<CommandOutcome> {
+  async execute(job: CommandJob): Promise<CommandResult | CommandRefused> {
     const submission = this.submit(job);
     return submission.accepted ? submission.done : { refused: submission.reason };
   }

@@ -1,3 +1,4 @@
+import { parseWholeNumber } from '../core/whole-number.js';
 import { createReadStream } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -131,8 +132,7 @@ function usage(message: string, text: string): NfknockError {
 }
 
 function parseYear(text: string): number {
-  if (!/^[0-9]{4}$/.test(text) || Number(text) < 1970) throw usage('--year takes a year such as 2026', text);
-  return Number(text);
+  return parseWholeNumber(text, { min: 1970, max: 9999, message: '--year takes a year such as 2026' });
 }
 
 function parseUtcOffset(text: string): number {

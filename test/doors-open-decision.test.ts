@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DoorKeeper } from '../src/doors/door-keeper.js';
+import { decideOpen } from '../src/doors/open-decision.js';
+import { simulate } from '../src/simulate/simulate.js';
+import type { Config } from '../src/core/types.js';
+import { defaultOptions } from '../src/core/types.js';
+import { makeDoor } from './helpers/knock-fixtures.js';
+
+const NOW = 1_700_000_000_000;
+
+test('a first open: both commands substituted, the pending close planned but not recorded', () => {
+  const keeper = new DoorKeeper();
+  const decision = decideOpen(keeper, makeDoor({ name: 'ssh' }), '10.0.0.2', 4, NOW);
+  assert.equal(decision.effect, 'start');
+  assert.equal(decision.startCommand, 'iptables -A INPUT -s 10.0.0.2 -p tcp --dport 22 -j ACCEPT');
+  assert.equal(decision.pending?.stopCommand, 'iptables -D INPUT -s 10.0.0.2 -p tcp --dport 22 -j ACCEPT');
+  assert.equal(decision.pending?.closesAt, NOW + 10_000);
+  assert.deepEqual(keeper.list(), [], 'deciding records nothing');
+});
+
+test('IPv6 takes the _6 commands, and a door without a stop command plans no close', () => {
+  const keeper = new DoorKeeper();
+  const door = makeDoor({ startCommand6: 'ip6tables -A %IP%', stopCommand6: 'ip6tables -D %IP%' });
+  const v6 = decideOpen(keeper, door, 'fd00::2', 6, NOW);
+  assert.equal(v6.startCommand, 'ip6tables -A fd00::2');
+  assert.equal(v6.pending?.stopCommand, 'ip6tables -D fd00::2');
+  const noStop = decideOpen(keeper, makeDoor({ stopCommand: undefined }), '10.0.0.2', 4, NOW);
+  assert.deepEqual(Object.keys(noStop).sort(), ['effect', 'startCommand']);
+});
+
+test('a re-knock while open extends the deadline (never shortens it) and keeps the id', () => {
+  const keeper = new DoorKeeper();
+  const door = makeDoor();
+  const first = decideOpen(keeper, door, '10.0.0.2', 4, NOW);
+  assert.ok(first.pending);
+  keeper.commit(first.pending);
+  const again = decideOpen(keeper, door, '10.0.0.2', 4, NOW + 4_000);
+  assert.equal(again.effect, 'extend');
+  assert.equal(again.pending.id, first.pending.id);
+  assert.equal(again.pending.closesAt, NOW + 14_000);
+  const earlier = decideOpen(keeper, door, '10.0.0.2', 4, NOW - 5_000);
+  assert.equal(earlier.pending?.closesAt, NOW + 10_000);
+  assert.equal(decideOpen(keeper, door, '10.0.0.3', 4, NOW).effect, 'start', 'another source opens its own');
+});
+
+test('simulate reports exactly what the open decision decides (one decision, two callers)', () => {
+  const door = makeDoor({ name: 'openSSH', sequence: '7000:udp' });
+  const config: Config = { file: 'knockd.conf', options: { ...defaultOptions }, doors: [door] };
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 6 }), (gapsSeconds) => {
+      let at = Date.UTC(2026, 10, 22, 10, 0, 0);
+      const lines = gapsSeconds.map((gap, index) => {
+        at += gap * 1000;
+        const stamp = new Date(at).toISOString().replace('Z', '+00:00');
+        return `${stamp} vm kernel: portknock IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=30 TOS=0x00 PREC=0x00 TTL=64 ID=${index + 1} PROTO=UDP SPT=40000 DPT=7000 LEN=10 `;
+      });
+      const report = simulate(lines, config, { reference: at, utcOffsetAt: () => 0, dedicatedKernelLog: true });
+      const keeper = new DoorKeeper();
+      for (const open of report.opens) {
+        // Simulate closes what is due before it feeds the knock, as the daemon's close timer would.
+        keeper.takeDue(open.at).forEach((due) => keeper.finishClose(due.id));
+        const decision = decideOpen(keeper, door, open.source, open.family, open.at);
+        assert.equal(open.effect, decision.effect);
+        assert.equal(open.closesAt, decision.pending?.closesAt);
+        if (decision.effect === 'start') assert.equal(open.startCommand, decision.startCommand);
+        if (decision.pending) keeper.commit(decision.pending);
+      }
+      assert.equal(report.opens.length, lines.length);
+    }),
+    { numRuns: 200 },
+  );
+});
