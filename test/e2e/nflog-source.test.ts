@@ -111,6 +111,6 @@ test('NFLOG knocks over IPv4 and IPv6 reach the sink with every field; other pre
     description: 'the interface rejection',
   });
   assert.equal(rejected.type, 'reject');
-  assert.equal(rejected['reason'], 'interface');
+  assert.equal(rejected['reason'], 'wrong-interface');
   assert.match(String(rejected['detail']), new RegExp(`${lab.serverInterface}`));
 });

@@ -5,6 +5,7 @@
  *   node nflog-source-runner.js <group> <prefix> [interface]
  */
 import { NflogSource } from '../../src/sources/nflog.js';
+import { filteringSink } from '../../src/sources/filtering-sink.js';
 import { isNfknockError } from '../../src/core/errors.js';
 
 const [groupText, prefix = 'portknock', interfaceName] = process.argv.slice(2);
@@ -13,14 +14,17 @@ const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`
 const source = new NflogSource({
   group: Number(groupText),
   prefix,
-  ...(interfaceName ? { interface: interfaceName } : {}),
   clock: { now: () => Date.now() },
-  sink: {
-    event: (event) => print({ type: 'event', event }),
-    reject: (reason, detail) => print({ type: 'reject', reason, detail }),
-    overrun: (what) => print({ type: 'overrun', what }),
-    trouble: (error) => print({ type: 'trouble', code: error.code, message: error.message }),
-  },
+  // The daemon's own filter, as src/sources/open-source.ts puts it in front of every source.
+  sink: filteringSink(
+    {
+      event: (event) => print({ type: 'event', event }),
+      reject: (reason, detail) => print({ type: 'reject', reason, detail }),
+      overrun: (what) => print({ type: 'overrun', what }),
+      trouble: (error) => print({ type: 'trouble', code: error.code, message: error.message }),
+    },
+    interfaceName ? { interface: interfaceName } : {},
+  ),
 });
 
 try {
