@@ -1,8 +1,10 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defaultOptions, type Config, type Door } from '../core/types.js';
+import type { Config, Door } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
+import { stateDirNamedIn } from '../config/lenient-state-dir.js';
+import { readTrustedFile } from '../trust/open.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
@@ -16,6 +18,7 @@ import { NflogSource } from '../sources/nflog.js';
 import { KmsgSource } from '../sources/kmsg.js';
 import { KernelLogFileSource } from '../sources/file-follow.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
+import { checkKernelLogSource, GuardedSource, openKernelLog, type KernelLogTrust } from '../sources/kernel-log-guard.js';
 import { timeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
@@ -40,9 +43,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   try {
     config = mergeFlags(await loadConfig(flags.config), flags);
   } catch (error) {
-    await closeRecordedDoors(flags.stateDir ?? defaultOptions.stateDir, logger);
+    // The doors of the StateDir this config names, read leniently from the broken file; no other directory's.
+    const stateDir = flags.stateDir ?? (await stateDirNamedIn(flags.config));
+    if (stateDir !== undefined) await closeRecordedDoors(stateDir, logger);
     throw error;
   }
+  const kernelLogTrust: KernelLogTrust = { allowNetnsLog: flags.allowNetnsLog === true, acceptSharedKernelLog: flags.acceptSharedKernelLog === true };
   const commandTimeoutMs = flags.commandTimeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : integerFlag(flags.commandTimeout, '--command-timeout', 1, 86_400) * 1000;
 
   const knockLog = new KnockLog({ logger });
@@ -91,12 +97,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         },
       },
       deriver: timeSequenceDeriver,
-      openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true),
+      openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true, kernelLogTrust),
     },
     { pending: loaded.pending, usedSteps },
   );
 
-  await refuseForgeableKernelLog(config, flags.allowNetnsLog === true);
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
@@ -111,10 +116,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
-          await daemon.reload(next);
-          // The LogFile may have moved; otherwise reopening lets logrotate's SIGHUP work.
-          if (next.options.logFile !== knockLog.path) await knockLog.open(next.options.logFile);
-          else await knockLog.reopen();
+          // All or nothing: open the LogFile (moved, or reopened for logrotate) before anything switches.
+          const nextLog = await knockLog.prepare(next.options.logFile);
+          try {
+            await daemon.reload(next);
+          } catch (error) {
+            knockLog.discard(nextLog);
+            throw error;
+          }
+          knockLog.adopt(nextLog);
           const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
@@ -145,7 +155,14 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   });
 }
 
-function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: boolean): KnockSource {
+function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: boolean, trust: KernelLogTrust): KnockSource {
+  const source = openUnguardedSource(config, sink, logger, onlyIpV4, trust);
+  if (config.options.source === 'nflog') return source;
+  if (trust.acceptSharedKernelLog) logger.warn({ kernelLog: config.options.kernelLog }, '--accept-shared-kernel-log: a KernelLog that other writers share lets local users forge knocks');
+  return new GuardedSource(source, () => checkKernelLogSource(config.options, trust), sink);
+}
+
+function openUnguardedSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: boolean, trust: KernelLogTrust): KnockSource {
   const { options } = config;
   const filtered: SourceSink = onlyIpV4
     ? { ...sink, event: (event) => (event.family === 6 ? sink.reject('ipv6-disabled') : sink.event(event)) }
@@ -157,40 +174,23 @@ function openSource(config: Config, sink: SourceSink, logger: Logger, onlyIpV4: 
     case 'kmsg':
       return new KmsgSource(common);
     case 'file':
-      return new KernelLogFileSource({ ...common, path: options.kernelLog as string });
+      return new KernelLogFileSource({ ...common, path: options.kernelLog as string, openFile: (path) => openKernelLog(path, trust) });
   }
-}
-
-const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
-
-/**
- * With nf_log_all_netns = 1 the LOG lines of every network namespace reach the host's kernel log as
- * kernel messages, and nothing in a line says which namespace wrote it: any user who can make a user
- * namespace (unshare -Urn) can then forge knocks from any address. Only NFLOG stays in its namespace.
- */
-async function refuseForgeableKernelLog(config: Config, allowed: boolean): Promise<void> {
-  if (config.options.source === 'nflog' || allowed) return;
-  const value = await readFile(NF_LOG_ALL_NETNS, 'utf8').catch(() => '0');
-  if (value.trim() !== '1') return;
-  throw new NfknockError(
-    ErrorCodes.SOURCE_UNAVAILABLE,
-    `${NF_LOG_ALL_NETNS} is 1: every network namespace's LOG lines reach the kernel log, so any local user with a user namespace could forge knocks; ` +
-      'set it to 0, use --source nflog, or pass --allow-netns-log if only trusted namespaces exist (a test lab)',
-  );
 }
 
 async function readOneTimeLines(door: Door) {
   const file = door.oneTimeFile as string;
-  const parsed = parseOneTimeSequences(await readFile(file, 'utf8'), file);
+  const { bytes } = await readTrustedFile(file, 'one-time', 16 * 1024 * 1024);
+  const parsed = parseOneTimeSequences(bytes.toString('utf8'), file);
   return parsed.lines;
 }
 
 async function readUsedSteps(path: string, logger: Logger): Promise<Record<string, number[]>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readTrustedFile(path, 'state-file', 16 * 1024 * 1024)).bytes.toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.error({ err: error, path }, 'cannot read the used time steps');
+    if (!/ENOENT/.test(String(error))) logger.error({ err: error, path }, 'cannot read the used time steps');
     return {};
   }
   try {
@@ -231,6 +231,7 @@ async function closeRecordedDoors(stateDir: string, logger: Logger): Promise<voi
     if (!closed) kept.push(door);
   }
   await store.save(kept).catch((error: unknown) => logger.error({ err: error }, 'saving the state failed'));
+  await store.close();
 }
 
 async function writePidFile(path: string | undefined): Promise<void> {

@@ -21,6 +21,7 @@ export interface DaemonFlags {
   commandTimeout?: string;
   syslogSocket?: string;
   allowNetnsLog?: boolean;
+  acceptSharedKernelLog?: boolean;
 }
 
 const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];

@@ -21,6 +21,8 @@ export interface FileFollowerOptions {
   maxLineBytes?: number;
   /** At start, the last complete line already in the file (not delivered as a line), if any. */
   onExistingTail?(line: string): void;
+  /** Opens the file; undefined or ENOENT when absent. Default: open(path, 'r'). */
+  openFile?(path: string): Promise<FileHandle | undefined>;
 }
 
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -222,7 +224,9 @@ export class FileFollower {
   private async openAtPath(): Promise<OpenFile | undefined> {
     let handle: FileHandle;
     try {
-      handle = await open(this.options.path, 'r');
+      const opened = await (this.options.openFile ?? ((path) => open(path, 'r')))(this.options.path);
+      if (!opened) return undefined;
+      handle = opened;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -261,6 +265,8 @@ export interface KernelLogFileSourceOptions {
   interface?: string;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
   pollMs?: number;
+  /** How to open the file (the daemon passes its trusted opener, src/sources/kernel-log-guard.ts). */
+  openFile?(path: string): Promise<FileHandle | undefined>;
 }
 
 /**
@@ -288,6 +294,7 @@ export class KernelLogFileSource implements KnockSource {
       onTrouble: (error) => sink.trouble(error),
       onExistingTail: (line) => this.notePreciseStamp(line),
     };
+    if (options.openFile) followerOptions.openFile = options.openFile;
     if (options.pollMs !== undefined) followerOptions.pollMs = options.pollMs;
     this.follower = new FileFollower(followerOptions);
   }
