@@ -2,7 +2,7 @@
  * Edges for the user-facing log: knockd's LogFile and syslog.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import type { Writable, Readable } from 'node:stream';
 import { NfknockError, ErrorCodes } from '../core/errors.js';
 import { dirname } from 'node:path';

@@ -1,5 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { checkKernelLogSource } from '../sources/kernel-log-guard.js';
+import { openTrustedFile } from '../trust/open.js';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
@@ -31,8 +33,11 @@ export interface SimulateCommandIo {
   /** The lines of a file, or of standard input for `-`; rejects when it cannot be opened. */
   lines(path: string): AsyncIterable<string>;
   readFile(path: string): Promise<string>;
-  /** Same file? Used to recognise the dedicated kernel log of the config. */
-  sameFile(a: string, b: string): Promise<boolean>;
+  /**
+   * Does `path` pass the KernelLog policy (src/trust/: the dedicated root-only file, not a general
+   * syslog file)? Judged on the opened descriptor, never granted because of a path.
+   */
+  trustedKernelLog(path: string): Promise<boolean>;
   stdinIsTerminal(): boolean;
   now(): number;
   /** Minutes east of UTC of this host's local time at an instant. */
@@ -44,9 +49,12 @@ export const defaultSimulateCommandIo: SimulateCommandIo = {
   loadConfig,
   lines: (path) => readLines(path),
   readFile: (path) => readFile(path, 'utf8'),
-  sameFile: async (a, b) => {
+  trustedKernelLog: async (path) => {
     try {
-      return (await realpath(a)) === (await realpath(b));
+      await checkKernelLogSource({ source: 'file', kernelLog: path }, { allowNetnsLog: true, acceptSharedKernelLog: false });
+      const opened = await openTrustedFile(path, 'kernel-log');
+      await opened?.handle.close();
+      return opened !== undefined;
     } catch {
       return false;
     }
@@ -70,7 +78,7 @@ export async function runSimulateCommand(file: string | undefined, options: Simu
     deriver: timeSequenceDeriver,
     oneTimeLines: await readOneTimeLines(config, options.includeUsed === true, io),
     keepSkippedLines: options.verbose === true,
-    dedicatedKernelLog: input !== '-' && config.options.kernelLog !== undefined && (await io.sameFile(input, config.options.kernelLog)),
+    dedicatedKernelLog: input !== '-' && (await io.trustedKernelLog(input)),
   };
   if (options.prefix !== undefined) simulateOptions.prefix = options.prefix;
   if (options.bootTime !== undefined) simulateOptions.bootTimeMs = options.bootTime;
