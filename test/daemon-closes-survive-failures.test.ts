@@ -178,7 +178,7 @@ test('a source that cannot start does not abandon the doors still to be closed',
   });
   const now = world.time.now;
   const pending = [{ id: 'a', door: 'door', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 1_000, closesAt: now + 5_000 }];
-  const daemon = new Daemon(configWith([makeDoor()]), world.ports, { pending, usedSteps: {} });
+  const daemon = new Daemon(configWith([makeDoor()]), world.ports, { pending, usedSteps: new Map() });
   await daemon.start();
   await world.time.advance(5_000);
   assert.deepEqual(world.commands, ['close a']);
@@ -249,7 +249,7 @@ test('a one-time file that cannot be read does not keep recorded doors from clos
   };
   const now = world.time.now;
   const pending = [{ id: 'a', door: 'door', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 1_000 }];
-  const daemon = new Daemon(configWith([makeDoor({ name: 'smtp', steps: [], oneTimeFile: '/etc/knockd/smtp' })]), world.ports, { pending, usedSteps: {} });
+  const daemon = new Daemon(configWith([makeDoor({ name: 'smtp', steps: [], oneTimeFile: '/etc/knockd/smtp' })]), world.ports, { pending, usedSteps: new Map() });
   // Whether start() then fails depends on whether the close already finished: either way it ran first.
   await daemon.start().catch((error: unknown) => assert.match(String(error), /ENOENT/));
   await settle();

@@ -79,7 +79,7 @@ test('after a restart, overdue closes run at once and the rest on time', async (
     { id: 'a', door: 'ssh', source: '10.0.0.2', family: 4 as const, stopCommand: 'close a', openedAt: now - 20_000, closesAt: now - 10_000 },
     { id: 'b', door: 'ssh', source: '10.0.0.3', family: 4 as const, stopCommand: 'close b', openedAt: now - 1_000, closesAt: now + 9_000 },
   ];
-  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: {} });
+  const daemon = new Daemon(configWith([door]), world.ports, { pending, usedSteps: new Map() });
   await daemon.start();
   await settle();
   assert.deepEqual(world.commands, ['close a']);

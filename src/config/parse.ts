@@ -65,6 +65,8 @@ import {
 } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
+import { runtimeLimitProblems } from './runtime-limits.js';
+import { TIME_SEQUENCE_LIMITS } from '../timeseq/derive.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
 
@@ -185,7 +187,9 @@ export function parseConfig(text: string, file: string): Config {
   for (const section of sections) {
     if (section.isOptions) continue;
     const door = interpretDoor(section, report);
-    if (door) doors.push(door);
+    if (!door) continue;
+    for (const problem of runtimeLimitProblems(door)) report(ErrorCodes.CONFIG_INVALID, problem.message, problem.line, problem.text);
+    doors.push(door);
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
@@ -469,8 +473,9 @@ function interpretTimeSequence(entries: Map<DoorKey, Entry>, invalid: Invalid): 
   const period = entries.get('sequence_period');
   if (period) {
     const value = wholeNumber(period.value);
-    if (value !== undefined && value >= MIN_SEQUENCE_PERIOD_SECONDS && value <= MAX_TIMEOUT_SECONDS) spec.periodSeconds = value;
-    else invalid(`Sequence_Period must be a whole number of seconds from ${MIN_SEQUENCE_PERIOD_SECONDS} to ${MAX_TIMEOUT_SECONDS}`, period.line, period.value);
+    // The bound deriveSequence enforces at every knock (issue 10: 100000 passed here, then threw at each knock).
+    if (value !== undefined && value >= MIN_SEQUENCE_PERIOD_SECONDS && value <= TIME_SEQUENCE_LIMITS.maxPeriodSeconds) spec.periodSeconds = value;
+    else invalid(`Sequence_Period must be a whole number of seconds from ${MIN_SEQUENCE_PERIOD_SECONDS} to ${TIME_SEQUENCE_LIMITS.maxPeriodSeconds}`, period.line, period.value);
   }
   const protocols = entries.get('sequence_protocols');
   if (protocols) {

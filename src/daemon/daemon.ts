@@ -41,12 +41,12 @@ export class Daemon {
   constructor(
     config: Config,
     private readonly ports: DaemonPorts,
-    restored: { pending: PendingClose[]; usedSteps: Record<string, number[]> } = { pending: [], usedSteps: {} },
+    restored: { pending: PendingClose[]; usedSteps: ReadonlyMap<string, number[]> } = { pending: [], usedSteps: new Map() },
   ) {
     this.config = config;
     this.timers = ports.timers ?? { setTimeout, clearTimeout, setInterval, clearInterval };
     this.sequences = new SequenceBook(ports.deriver);
-    for (const [door, steps] of Object.entries(restored.usedSteps)) for (const step of steps) this.sequences.markStepUsed(door, step);
+    for (const [door, steps] of restored.usedSteps) for (const step of steps) this.sequences.markStepUsed(door, step);
     this.doors = new DoorService(ports, this.sequences, this.counters, this.timers, () => this.config.doors, restored.pending);
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
@@ -160,7 +160,13 @@ export class Daemon {
       event: (event: KnockEvent) => {
         if (this.stopping) return;
         this.counters.events++;
-        this.matcher.feed(event);
+        try {
+          this.matcher.feed(event);
+        } catch (error) {
+          // A bug must cost this packet, never the rest of a batch or the source's read loop.
+          this.counters.reject('internal-error');
+          this.ports.logger.error({ err: error, source: event.source, port: event.port }, 'deciding a knock failed; the packet is skipped');
+        }
       },
       reject: (reason, detail) => {
         this.counters.reject(reason);

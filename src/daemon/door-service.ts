@@ -30,7 +30,7 @@ export interface DoorPorts {
   logger: Logger;
   audit: Audit;
   state: {
-    save(state: { pending: PendingClose[]; usedSteps: Record<string, number[]> }): Promise<void>;
+    save(state: { pending: PendingClose[]; usedSteps: Map<string, number[]> }): Promise<void>;
   };
   /** Runs a shell command; `stop` commands are never refused. Rejects only when a start is refused. */
   runCommand(command: string, kind: 'start' | 'stop'): Promise<CommandOutcome>;
@@ -227,12 +227,13 @@ export class DoorService {
     }
   }
 
-  private usedSteps(): Record<string, number[]> {
-    const result: Record<string, number[]> = {};
+  /** A Map: door names come from the config, and `__proto__` is a valid one. */
+  private usedSteps(): Map<string, number[]> {
+    const result = new Map<string, number[]>();
     for (const door of this.timeSequenceDoors()) {
       if (!door.timeSequence) continue;
       const steps = this.sequences.usedStepsOf(door.name);
-      if (steps.length > 0) result[door.name] = steps;
+      if (steps.length > 0) result.set(door.name, steps);
     }
     return result;
   }

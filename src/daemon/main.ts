@@ -19,7 +19,7 @@ import { KmsgSource } from '../sources/kmsg.js';
 import { KernelLogFileSource } from '../sources/file-follow.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
 import { checkKernelLogSource, GuardedSource, openKernelLog, type KernelLogTrust } from '../sources/kernel-log-guard.js';
-import { timeSequenceDeriver } from '../timeseq/deriver.js';
+import { createTimeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
 import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
@@ -65,7 +65,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   const loaded = await store.load();
   for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
   const usedSteps = await readUsedSteps(usedStepsPath, logger);
-  let stepsWritten = `${JSON.stringify(usedSteps)}\n`;
+  let stepsWritten = `${JSON.stringify(Object.fromEntries(usedSteps))}\n`;
 
   const daemon = new Daemon(
     config,
@@ -77,7 +77,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         save: async ({ pending, usedSteps: steps }) => {
           await store.save(pending);
           // Every open and close saves; the used steps change only when a time-based door opens.
-          const text = `${JSON.stringify(steps)}\n`;
+          const text = `${JSON.stringify(Object.fromEntries(steps))}\n`;
           if (text !== stepsWritten) {
             await writeFileAtomic(usedStepsPath, text, 0o600);
             stepsWritten = text;
@@ -96,7 +96,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
           await markStepsUsed(door.oneTimeFile as string, line.steps);
         },
       },
-      deriver: timeSequenceDeriver,
+      deriver: createTimeSequenceDeriver((door, error) => logger.error({ door: door.name, err: error }, `door [${door.name}] cannot derive its sequence and stays shut; other doors are not affected: ${error.message}`)),
       openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true, kernelLogTrust),
     },
     { pending: loaded.pending, usedSteps },
@@ -185,25 +185,25 @@ async function readOneTimeLines(door: Door) {
   return parsed.lines;
 }
 
-async function readUsedSteps(path: string, logger: Logger): Promise<Record<string, number[]>> {
+async function readUsedSteps(path: string, logger: Logger): Promise<Map<string, number[]>> {
   let text: string;
   try {
     text = (await readTrustedFile(path, 'state-file', 16 * 1024 * 1024)).bytes.toString('utf8');
   } catch (error) {
     if (!/ENOENT/.test(String(error))) logger.error({ err: error, path }, 'cannot read the used time steps');
-    return {};
+    return new Map();
   }
   try {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    const result: Record<string, number[]> = {};
+    const result = new Map<string, number[]>();
     for (const [door, steps] of Object.entries(parsed)) {
-      if (Array.isArray(steps) && steps.every((step) => Number.isSafeInteger(step))) result[door] = steps as number[];
+      if (Array.isArray(steps) && steps.every((step) => Number.isSafeInteger(step))) result.set(door, steps as number[]);
     }
     return result;
   } catch (error) {
     logger.error({ err: error, path }, 'the used time steps file is corrupt; time-based sequences of the current step may be replayed once');
-    return {};
+    return new Map();
   }
 }
 

@@ -99,8 +99,8 @@ export async function runSimulateCommand(file: string | undefined, options: Simu
  * (`#7000,8000,9000`) count as unused too: a log from before they were used replays as it happened.
  * knockd's own marking (`#000,8000,9000`) destroys the first port, so those lines stay unusable.
  */
-async function readOneTimeLines(config: Config, includeUsed: boolean, io: SimulateCommandIo): Promise<Record<string, OneTimeLine[]>> {
-  const result: Record<string, OneTimeLine[]> = {};
+async function readOneTimeLines(config: Config, includeUsed: boolean, io: SimulateCommandIo): Promise<Map<string, OneTimeLine[]>> {
+  const result = new Map<string, OneTimeLine[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;
     let text = await io.readFile(door.oneTimeFile).catch((error: unknown) => {
@@ -109,7 +109,7 @@ async function readOneTimeLines(config: Config, includeUsed: boolean, io: Simula
       });
     });
     if (includeUsed) text = text.split('\n').map(uncommentUsedSequence).join('\n');
-    result[door.name] = parseOneTimeSequences(text, door.oneTimeFile).lines;
+    result.set(door.name, parseOneTimeSequences(text, door.oneTimeFile).lines);
   }
   return result;
 }
