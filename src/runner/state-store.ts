@@ -5,7 +5,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { TEMP_MARKER, TrustedDirectory } from '../trust/open.js';
-import { parseState, serializeState, type PendingClose } from './state-format.js';
+import { serializeState, type PendingClose } from './state-format.js';
+import { parseStateLeniently } from './state-salvage.js';
 
 export type { PendingClose } from './state-format.js';
 
@@ -60,7 +61,7 @@ export class StateStore {
       const aside = await this.moveAside();
       return { pending: [], problems: [`cannot read ${this.file} (${why})${aside}`] };
     }
-    const parsed = parseState(text);
+    const parsed = parseStateLeniently(text);
     if (parsed.problems.length === 0) return { pending: parsed.pending, problems: [] };
     // A file with some good records is copied, not moved: until the next save it is still their only copy.
     const aside = parsed.readable ? await this.copyAside(text) : await this.moveAside();
