@@ -4,7 +4,7 @@ import type { Config, Door } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import { stateDirNamedIn } from '../config/lenient-state-dir.js';
-import { readTrustedFile } from '../trust/open.js';
+import { inParentOf, readTrustedFile } from '../trust/open.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
@@ -188,9 +188,11 @@ async function readOneTimeLines(door: Door) {
 async function readUsedSteps(path: string, logger: Logger): Promise<Map<string, number[]>> {
   let text: string;
   try {
-    text = (await readTrustedFile(path, 'state-file', 16 * 1024 * 1024)).bytes.toString('utf8');
+    const read = await inParentOf(path, (dir, name) => dir.readChild(name, 'state-file', 16 * 1024 * 1024));
+    if (!read) return new Map();
+    text = read.bytes.toString('utf8');
   } catch (error) {
-    if (!/ENOENT/.test(String(error))) logger.error({ err: error, path }, 'cannot read the used time steps');
+    logger.error({ err: error, path }, 'cannot read the used time steps');
     return new Map();
   }
   try {
