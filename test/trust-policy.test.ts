@@ -63,3 +63,12 @@ test('property: the verdict depends on mode and owner only as the rules say', ()
     }),
   );
 });
+
+test('LogFile and PidFile: one link only; their directories, like the KernelLog\'s, may be group-writable (Ubuntu\'s /var/log)', () => {
+  assert.match(judgeOpened('/var/log/knockd.log', 'log-file', { mode: FILE | 0o640, uid: 0, nlink: 2 }, 0)?.problem ?? '', /2 hard links/);
+  assert.equal(judgeOpened('/var/log/knockd.log', 'log-file', { mode: FILE | 0o640, uid: 0, nlink: 1 }, 0), undefined);
+  const ubuntuVarLog = { mode: DIR | 0o775, uid: 0 };
+  assert.equal(judgeAncestor('/var/log', ubuntuVarLog, 0, true), undefined);
+  assert.ok(judgeAncestor('/var/log', ubuntuVarLog, 0, false), 'not for configs, secrets or the state dir');
+  assert.ok(judgeAncestor('/srv/open', { mode: DIR | 0o777, uid: 0 }, 0, true), 'world-writable never');
+});

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { Config } from '../core/types.js';
 import { checkKernelLogSource } from '../sources/kernel-log-guard.js';
 import { checkAncestors, openTrustedFile, TrustedDirectory } from '../trust/open.js';
-import type { TrustKind } from '../trust/policy.js';
+import { allowsGroupWritableAncestors, type TrustKind } from '../trust/policy.js';
 
 export interface TrustCheckOptions {
   allowNetnsLog?: boolean;
@@ -48,7 +48,7 @@ export async function trustProblems(config: Config, options: TrustCheckOptions =
 async function checkWritableFile(path: string, kind: TrustKind): Promise<void> {
   const opened = await openTrustedFile(path, kind, constants.O_RDONLY | constants.O_NONBLOCK).catch(async (error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await checkAncestors(dirname(path));
+    await checkAncestors(dirname(path), allowsGroupWritableAncestors(kind));
   });
   await opened?.handle.close();
 }

@@ -7,7 +7,7 @@ import type { Writable, Readable } from 'node:stream';
 import { NfknockError, ErrorCodes } from '../core/errors.js';
 import { dirname } from 'node:path';
 import { APPEND_FLAGS, checkAncestors, daemonUid, untrusted } from '../trust/open.js';
-import { judgeOpened } from '../trust/policy.js';
+import { allowsGroupWritableAncestors, judgeOpened } from '../trust/policy.js';
 import { escapeControlCharacters, logFileLine, type UtcOffsetAt } from './knockd-format.js';
 import type { Logger } from './logger.js';
 
@@ -55,7 +55,7 @@ export class KnockLog {
   async prepare(path?: string): Promise<PreparedKnockLog> {
     if (path === undefined) return { path: undefined, fd: undefined };
     // A missing directory is reported by the open below, with the path and errno.
-    await checkAncestors(dirname(path)).catch((error: unknown) => {
+    await checkAncestors(dirname(path), allowsGroupWritableAncestors('log-file')).catch((error: unknown) => {
       if (error instanceof NfknockError) throw error;
     });
     return { path, fd: openAppend(path, this.mode) };

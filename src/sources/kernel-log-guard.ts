@@ -11,7 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Options } from '../core/types.js';
 import { checkAncestors, openTrustedFile, untrusted } from '../trust/open.js';
-import { sharedKernelLogProblem } from '../trust/policy.js';
+import { allowsGroupWritableAncestors, sharedKernelLogProblem } from '../trust/policy.js';
 import type { KnockSource, SourceSink } from './types.js';
 
 export const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
@@ -49,7 +49,7 @@ export async function checkKernelLogSource(options: Pick<Options, 'source' | 'ke
   const opened = await openKernelLog(path, trust).catch(async (error: unknown) => {
     // Absent (rsyslog creates it with the first knock): its directories must be trustworthy already.
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await checkAncestors(dirname(path)).catch((inner: unknown) => {
+    await checkAncestors(dirname(path), allowsGroupWritableAncestors('kernel-log')).catch((inner: unknown) => {
       if ((inner as NodeJS.ErrnoException).code !== 'ENOENT') throw inner;
     });
     return undefined;

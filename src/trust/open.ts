@@ -7,11 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, open, readdir, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, readdir, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { ancestorsOf, describeKind, describeTrustProblem, judgeAncestor, judgeOpened, type TrustKind, type TrustProblem } from './policy.js';
+import { allowsGroupWritableAncestors, ancestorsOf, describeKind, describeTrustProblem, judgeAncestor, judgeOpened, type TrustKind, type TrustProblem } from './policy.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY, O_APPEND } = constants;
 /** A FIFO or device must not hang the open; the fstat after it refuses them. */
@@ -38,18 +38,18 @@ function ioError(code: typeof ErrorCodes.STATE_IO | typeof ErrorCodes.CONFIG_REA
  * Every directory from `/` to `dir` (itself included), lstat()ed: a symlink on the way is followed
  * only if its owner is trusted, and then the directories it leads to are checked too.
  */
-export async function checkAncestors(dir: string): Promise<void> {
+export async function checkAncestors(dir: string, allowGroupWrite = false): Promise<void> {
   const uid = daemonUid();
   let sawLink = false;
   for (const path of [...ancestorsOf(`${dir}/x`)]) {
     const stats = await lstat(path);
-    const problem = judgeAncestor(path, stats, uid);
+    const problem = judgeAncestor(path, stats, uid, allowGroupWrite);
     if (problem) throw untrusted(problem);
     if (stats.isSymbolicLink()) sawLink = true;
   }
   if (!sawLink) return;
   for (const path of ancestorsOf(`${await realpath(dir)}/x`)) {
-    const problem = judgeAncestor(path, await lstat(path), uid);
+    const problem = judgeAncestor(path, await lstat(path), uid, allowGroupWrite);
     if (problem) throw untrusted(problem);
   }
 }
@@ -68,11 +68,11 @@ export class TrustedDirectory {
 
   /**
    * Opens `path` as a directory whose content the daemon trusts: every ancestor checked, the
-   * directory itself too (as `kind`, or as an ancestor of the file to open when no kind is given).
+   * directory itself too (as `kind`, or as an ancestor of a file of kind `forFile` when no kind is given).
    */
-  static async open(path: string, kind?: TrustKind, options: { create?: boolean } = {}): Promise<TrustedDirectory> {
-    if (options.create) await mkdir(path, { recursive: true, mode: 0o700 });
-    await checkAncestors(dirname(path) === path ? path : dirname(path));
+  static async open(path: string, kind?: TrustKind, forFile?: TrustKind): Promise<TrustedDirectory> {
+    const groupWrite = allowsGroupWritableAncestors(forFile);
+    await checkAncestors(dirname(path) === path ? path : dirname(path), groupWrite);
     const handle = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
         throw untrusted({ path, problem: `${path} is not a directory (or is a symbolic link)`, fix: 'use the real directory' }, error);
@@ -81,7 +81,7 @@ export class TrustedDirectory {
     });
     try {
       const stats = await handle.stat();
-      const problem = kind ? judgeOpened(path, kind, stats, daemonUid()) : judgeAncestor(path, stats, daemonUid());
+      const problem = kind ? judgeOpened(path, kind, stats, daemonUid()) : judgeAncestor(path, stats, daemonUid(), groupWrite);
       if (problem) throw untrusted(problem);
       return new TrustedDirectory(path, handle);
     } catch (error) {
@@ -90,9 +90,9 @@ export class TrustedDirectory {
     }
   }
 
-  /** Opens the directory that holds `file`. */
-  static parentOf(file: string): Promise<TrustedDirectory> {
-    return TrustedDirectory.open(dirname(file));
+  /** Opens the directory that holds `file`, a file of kind `kind`. */
+  static parentOf(file: string, kind?: TrustKind): Promise<TrustedDirectory> {
+    return TrustedDirectory.open(dirname(file), undefined, kind);
   }
 
   /** The kernel's path to `name` inside the directory we opened. */
@@ -192,8 +192,8 @@ export class TrustedDirectory {
 }
 
 /** Runs `use` with the trusted directory holding `file`, and closes it after. */
-export async function inParentOf<T>(file: string, use: (dir: TrustedDirectory, name: string) => Promise<T>): Promise<T> {
-  const dir = await TrustedDirectory.parentOf(file);
+export async function inParentOf<T>(file: string, use: (dir: TrustedDirectory, name: string) => Promise<T>, kind?: TrustKind): Promise<T> {
+  const dir = await TrustedDirectory.parentOf(file, kind);
   try {
     return await use(dir, basename(file));
   } finally {
@@ -206,14 +206,14 @@ export async function inParentOf<T>(file: string, use: (dir: TrustedDirectory, n
  * Absent: NFK_CONFIG_READ with ENOENT, like any unreadable file.
  */
 export async function readTrustedFile(path: string, kind: TrustKind, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
-  const read = await inParentOf(path, (dir, name) => dir.readChild(name, kind, maxBytes));
+  const read = await inParentOf(path, (dir, name) => dir.readChild(name, kind, maxBytes), kind);
   if (!read) throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read ${describeKind(kind)} ${path}: ENOENT (no such file)`, { location: { file: path } });
   return read;
 }
 
 /** Opens a trusted file (read-only unless `flags` say otherwise); undefined when it does not exist. */
 export function openTrustedFile(path: string, kind: TrustKind, flags = READ_FLAGS, mode = 0o600): Promise<OpenedFile | undefined> {
-  return inParentOf(path, (dir, name) => dir.openChild(name, kind, flags, mode));
+  return inParentOf(path, (dir, name) => dir.openChild(name, kind, flags, mode), kind);
 }
 
 /** Replaces a file in a trusted directory atomically, without following a symlink at its name. */

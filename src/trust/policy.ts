@@ -17,6 +17,7 @@ export type TrustKind = 'config' | 'secret' | 'one-time' | 'kernel-log' | 'share
 export interface StatLike {
   mode: number;
   uid: number;
+  nlink?: number;
 }
 
 export interface TrustProblem {
@@ -46,20 +47,32 @@ interface Rule {
   fixMode: string;
   /** Only the daemon's own user may own it (root's files are the daemon's when it runs as root). */
   daemonOwned: boolean;
+  /** Written to in place (LogFile, PidFile): a hard link would let the write reach another file. */
+  appended?: true;
+  /**
+   * Its directories may be group-writable (Ubuntu's /var/log is root:syslog 0775): the group is the
+   * syslog daemon the file source trusts anyway, and the file itself is opened O_NOFOLLOW and judged.
+   */
+  groupWritableAncestors?: true;
 }
 
 const RULES: ReadonlyMap<TrustKind, Rule> = new Map<TrustKind, Rule>([
   ['config', { what: 'config file', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '600', daemonOwned: false }],
   ['secret', { what: 'secret file', directory: false, forbidden: GROUP_OTHER_ALL, fixMode: '600', daemonOwned: false }],
   ['one-time', { what: 'one-time sequences file', directory: false, forbidden: GROUP_OTHER_ALL, fixMode: '600', daemonOwned: false }],
-  ['kernel-log', { what: 'KernelLog', directory: false, forbidden: GROUP_OTHER_ALL, fixMode: '600', daemonOwned: false }],
+  ['kernel-log', { what: 'KernelLog', directory: false, forbidden: GROUP_OTHER_ALL, fixMode: '600', daemonOwned: false, groupWritableAncestors: true }],
   // Accepted by --accept-shared-kernel-log: kern.log is root:adm 0640 on Debian; its writers are what is forgeable.
-  ['shared-kernel-log', { what: 'KernelLog', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '640', daemonOwned: false }],
+  ['shared-kernel-log', { what: 'KernelLog', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '640', daemonOwned: false, groupWritableAncestors: true }],
   ['state-dir', { what: 'state directory', directory: true, forbidden: GROUP_OTHER_WRITE, fixMode: '700', daemonOwned: true }],
   ['state-file', { what: 'state file', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '600', daemonOwned: true }],
-  ['log-file', { what: 'LogFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '640', daemonOwned: false }],
-  ['pid-file', { what: 'PidFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '644', daemonOwned: false }],
+  ['log-file', { what: 'LogFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '640', daemonOwned: false, appended: true, groupWritableAncestors: true }],
+  ['pid-file', { what: 'PidFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '644', daemonOwned: false, appended: true, groupWritableAncestors: true }],
 ]);
+
+/** May the directories above a `kind` be group-writable? (See Rule.groupWritableAncestors.) */
+export function allowsGroupWritableAncestors(kind: TrustKind | undefined): boolean {
+  return kind !== undefined && ruleOf(kind).groupWritableAncestors === true;
+}
 
 export function describeKind(kind: TrustKind): string {
   return ruleOf(kind).what;
@@ -105,6 +118,9 @@ export function judgeOpened(path: string, kind: TrustKind, stats: StatLike, daem
   if ((stats.mode & S_IFMT) !== wanted) {
     return { path, problem: `${name} is ${typeName(stats.mode)}, not ${rule.directory ? 'a directory' : 'a regular file'}`, fix: `point it at ${rule.directory ? 'a directory' : 'a regular file'}`, wrongType: true };
   }
+  if (rule.appended && (stats.nlink ?? 1) > 1) {
+    return { path, problem: `${name} has ${stats.nlink} hard links: appending to it would write to another name too`, fix: `rm ${path} (nfknockd creates it again)` };
+  }
   if (!acceptableOwner(stats.uid, daemonUid, rule.daemonOwned)) {
     const owners = rule.daemonOwned || daemonUid === 0 ? `uid ${daemonUid}` : `root or uid ${daemonUid}`;
     return { path, problem: `${name} is owned by uid ${stats.uid}, not by ${owners} (its owner could change what the daemon runs)`, fix: `chown ${daemonUid} ${path}` };
@@ -121,7 +137,7 @@ export function judgeOpened(path: string, kind: TrustKind, stats: StatLike, daem
  * Why a directory on the way to a trusted file (lstat()ed, so symlinks are seen as such) cannot be
  * trusted: whoever can write it can swap the file, or the whole subtree, for their own.
  */
-export function judgeAncestor(path: string, stats: StatLike, daemonUid: number): TrustProblem | undefined {
+export function judgeAncestor(path: string, stats: StatLike, daemonUid: number, allowGroupWrite = false): TrustProblem | undefined {
   const type = stats.mode & S_IFMT;
   if (type === S_IFLNK) {
     // A symlink can only be replaced by whoever can write its directory, which is checked too.
@@ -132,7 +148,7 @@ export function judgeAncestor(path: string, stats: StatLike, daemonUid: number):
   if (!acceptableOwner(stats.uid, daemonUid, false)) {
     return { path, problem: `directory ${path} on the way is owned by uid ${stats.uid}, who could swap what the daemon trusts`, fix: `chown root ${path}, or move the file to a root-owned directory` };
   }
-  if ((stats.mode & GROUP_OTHER_WRITE) !== 0 && (stats.mode & S_ISVTX) === 0) {
+  if ((stats.mode & (allowGroupWrite ? 0o002 : GROUP_OTHER_WRITE)) !== 0 && (stats.mode & S_ISVTX) === 0) {
     return { path, problem: `directory ${path} on the way can be written by group/other (mode ${modeText(stats.mode)}), who could swap what the daemon trusts`, fix: `chmod go-w ${path}` };
   }
   return undefined;
