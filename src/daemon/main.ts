@@ -46,6 +46,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     // The doors of the StateDir this config names, read leniently from the broken file; no other directory's.
     const stateDir = flags.stateDir ?? (await stateDirNamedIn(flags.config));
     if (stateDir !== undefined) await closeRecordedDoors(stateDir, logger);
+    else logger.error({ config: flags.config }, 'the configuration cannot be read, so its StateDir is unknown: no recorded door was closed');
     throw error;
   }
   const kernelLogTrust: KernelLogTrust = { allowNetnsLog: flags.allowNetnsLog === true, acceptSharedKernelLog: flags.acceptSharedKernelLog === true };
@@ -116,7 +117,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
-          // All or nothing: open the LogFile (moved, or reopened for logrotate) before anything switches.
+          // All or nothing: check the kernel-log guard and open the LogFile (moved, or reopened for
+          // logrotate) before anything switches.
+          await checkKernelLogSource(next.options, kernelLogTrust);
           const nextLog = await knockLog.prepare(next.options.logFile);
           try {
             await daemon.reload(next);
