@@ -60,7 +60,14 @@ test('any command text without line breaks or NUL round-trips byte for byte (pro
       fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }).filter((s) => !/[\n\u0000]/.test(s) && !cSpace.test(s)),
       (command) => {
         assert.equal(startCommandOf(`Start_Command =  ${command}  `), command);
-        const door = parse('[d]', 'sequence = 1', 'command = x', `stop_command=${command}`, `STOP_COMMAND_6 = ${command}`).doors[0];
+        // Stop commands are kept in the state file, which holds single-line text (tabs allowed):
+        // one it could not keep is refused at its line rather than failing when the door opens.
+        const lines = ['[d]', 'sequence = 1', 'command = x', `stop_command=${command}`, `STOP_COMMAND_6 = ${command}`] as const;
+        if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(command)) {
+          assert.throws(() => parse(...lines), /:4: Stop_Command holds a control character/);
+          return;
+        }
+        const door = parse(...lines).doors[0];
         assert.equal(door?.stopCommand, command);
         assert.equal(door?.stopCommand6, command);
       },

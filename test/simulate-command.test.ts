@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,8 +98,10 @@ test('`-` reads standard input; with neither a file nor a KernelLog a terminal o
 test('without FILE the config\'s KernelLog is replayed, and as the dedicated file it draws no forgery warning', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfk-h-sim-'));
   try {
+    const kernelLog = join(dir, 'kernel.log');
+    writeFileSync(kernelLog, readFileSync(join(FIXTURES, 'journalctl-short-iso-precise.log')), { mode: 0o600 });
     const conf = join(dir, 'knockd.conf');
-    writeFileSync(conf, `[options]\n KernelLog = ${join(FIXTURES, 'journalctl-short-iso-precise.log')}\n Source = file\n[ssh]\n sequence = 7000,8000,9000\n command = open %IP%\n`);
+    writeFileSync(conf, `[options]\n KernelLog = ${kernelLog}\n Source = file\n[ssh]\n sequence = 7000,8000,9000\n command = open %IP%\n`);
     const result = await run(['-c', conf]);
     assert.equal(result.error, undefined);
     assert.match(result.out, /OPEN SESAME/);
@@ -115,7 +117,7 @@ test('one-time doors use the file\'s unused lines; --include-used also accepts l
   const dir = mkdtempSync(join(tmpdir(), 'nfk-h-sim-'));
   try {
     const sequences = join(dir, 'mail.seq');
-    writeFileSync(sequences, '# sequences for the mail door\n#2000,3000\n#000,6000\n4000,5000\n');
+    writeFileSync(sequences, '# sequences for the mail door\n#2000,3000\n#000,6000\n4000,5000\n', { mode: 0o600 });
     const conf = join(dir, 'knockd.conf');
     writeFileSync(conf, `[mail]\n one_time_sequences = ${sequences}\n command = open %IP%\n`);
     const log = join(dir, 'kern.log');
@@ -169,4 +171,23 @@ test('a missing config or log is a clear error with its exit status', async () =
   assert.equal(code(noLog.error), 'NFK_SOURCE_UNAVAILABLE');
   assert.match((noLog.error as Error).message, /cannot read the log \/nonexistent\/kern\.log: ENOENT/);
   assert.equal(noLog.out, '');
+});
+
+test('issue 10: a KernelLog that others share (kern.log, 0640) is never trusted by its path: the forgery warning stays', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfk-h-sim-'));
+  try {
+    const kernelLog = join(dir, 'kern.log');
+    writeFileSync(kernelLog, readFileSync(join(FIXTURES, 'journalctl-short-iso-precise.log')));
+    chmodSync(kernelLog, 0o640);
+    const conf = join(dir, 'knockd.conf');
+    writeFileSync(conf, `[options]\n KernelLog = ${kernelLog}\n Source = file\n[ssh]\n sequence = 7000,8000,9000\n command = open %IP%\n`);
+    const result = await run(['-c', conf]);
+    assert.equal(result.error, undefined);
+    assert.match(result.out, /logger -t kernel/, 'the configured KernelLog is kern.log: anyone can forge lines in it');
+    // Even mode 0600: the name says general syslog file.
+    chmodSync(kernelLog, 0o600);
+    assert.match((await run(['-c', conf])).out, /logger -t kernel/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -161,7 +161,7 @@ test('one-time doors consume lines in memory only; a used line does not open aga
     { line: 3, steps: [{ port: 4000, protocol: 'tcp' as const }, { port: 5000, protocol: 'tcp' as const }] },
   ];
   const knocks = [2000, 3000, 2000, 3000, 4000, 5000].map((port, i) => rfc3339Line({ source: '203.0.113.7', port, at: T0 + i * 100 }));
-  const options = { ...base, oneTimeLines: { mail: lines } };
+  const options = { ...base, oneTimeLines: new Map([['mail', lines]]) };
   const report = simulate(knocks, config, options);
   assert.deepEqual(
     report.opens.map((o) => [o.sequence, o.at - T0, o.effect]),
@@ -171,7 +171,7 @@ test('one-time doors consume lines in memory only; a used line does not open aga
     ],
   );
   assert.equal(lines.length, 2, 'the caller\'s lines are not consumed');
-  const none = simulate(knocks, config, { ...base, oneTimeLines: { mail: [] } });
+  const none = simulate(knocks, config, { ...base, oneTimeLines: new Map([['mail', []]]) });
   assert.equal(none.opens.length, 0);
   assert.ok(none.warnings.some((w) => w.includes('one-time door mail')));
 });

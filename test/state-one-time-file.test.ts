@@ -20,11 +20,11 @@ async function sequenceFile(t: { after: (fn: () => Promise<void>) => void }, tex
 const FILE = '# comment\n7000,8000,9000\n  7001,8001,9001\n7002:udp,8002\n';
 
 test('the used line is commented out with a leading #, the rest of the file untouched', async (t) => {
-  const { path } = await sequenceFile(t, FILE, 0o640);
+  const { path } = await sequenceFile(t, FILE, 0o400);
   await markSequenceUsed(path, 2, '7000,8000,9000');
   await markSequenceUsed(path, 3, '7001,8001,9001');
   assert.equal(await readFile(path, 'utf8'), '# comment\n#7000,8000,9000\n#  7001,8001,9001\n7002:udp,8002\n');
-  assert.equal((await stat(path)).mode & 0o777, 0o640, 'mode kept');
+  assert.equal((await stat(path)).mode & 0o777, 0o400, 'mode kept');
 });
 
 test('marking is idempotent: a line already commented out stays as it is', async (t) => {
@@ -48,12 +48,12 @@ test('a file edited since it was read is refused rather than burning the wrong l
   assert.equal(await readFile(path, 'utf8'), FILE);
 });
 
-test('through a symlink, the target file is rewritten and the link kept; no temp files remain', async (t) => {
+test('a symlink is never followed: refused, the target untouched, no temp files (issue 10)', async (t) => {
   const { dir, path } = await sequenceFile(t, FILE);
   const link = join(dir, 'link.txt');
   await symlink(path, link);
-  await markSequenceUsed(link, 4);
-  assert.equal(await readFile(path, 'utf8'), '# comment\n7000,8000,9000\n  7001,8001,9001\n#7002:udp,8002\n');
+  await assert.rejects(markSequenceUsed(link, 4), (error: unknown) => isNfknockError(error) && error.code === 'NFK_UNTRUSTED' && /symbolic link/.test(error.message));
+  assert.equal(await readFile(path, 'utf8'), FILE);
   assert.deepEqual((await readdir(dir)).sort(), ['link.txt', 'otp.txt']);
 });
 

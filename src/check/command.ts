@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { ErrorCodes, exitStatusByCode, NfknockError } from '../core/errors.js';
 import { canonicalAddress } from '../core/address.js';
 import { loadConfig } from '../config/load.js';
 import { checkConfig, formatCheckReport } from './check.js';
 import { readListening } from './listening.js';
+import { trustProblems } from './trust.js';
 
 interface CheckFlags {
   config: string;
@@ -29,5 +30,9 @@ export function registerCheckCommand(program: Command): Command {
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheckReport(report));
       const warnings = report.warnings.filter((warning) => warning.severity === 'warning');
       if (flags.strict && warnings.length > 0) process.exitCode = 1;
+      // What nfknockd would refuse to trust at start: errors, whatever --strict says.
+      const untrusted = await trustProblems(config);
+      for (const problem of untrusted) process.stderr.write(`${config.file}: error: ${problem}\n`);
+      if (untrusted.length > 0) process.exitCode = exitStatusByCode[ErrorCodes.UNTRUSTED];
     });
 }

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Config, Door } from '../core/types.js';
@@ -6,6 +5,8 @@ import { decodeBase32 } from './base32.js';
 import { parseOneTimeSequences } from './one-time.js';
 import { MIN_SECRET_BYTES, parseConfig } from './parse.js';
 import { ConfigError, throwIfAny, type ConfigProblem } from './problems.js';
+import { readTrustedFile } from '../trust/open.js';
+import type { TrustKind } from '../trust/policy.js';
 
 /** Far above any real knockd.conf; stops a wrong path (a log, an image) from being slurped. */
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -19,7 +20,7 @@ const GROUP_OTHER_BITS = 0o077;
  * Unreadable config -> NFK_CONFIG_READ; everything else -> ConfigError (NFK_CONFIG_*).
  */
 export async function loadConfig(path: string): Promise<Config> {
-  const { bytes, stats } = await readRegularFile(path, 'config file', MAX_CONFIG_BYTES).catch((error: unknown) => {
+  const { bytes, stats } = await readRegularFile(path, 'config', MAX_CONFIG_BYTES).catch((error: unknown) => {
     throw readError(path, 'config file', error);
   });
   const config = parseConfig(decodeUtf8(bytes, path), path);
@@ -49,13 +50,9 @@ async function completeTimeSequence(door: Door, configPath: string, configStats:
   const secretPath = spec.secretFile;
   let read: { bytes: Buffer; stats: Stats };
   try {
-    read = await readRegularFile(secretPath, 'secret file', 4096);
+    read = await readRegularFile(secretPath, 'secret', 4096);
   } catch (error) {
     refuse(`door [${door.name}]: ${readError(secretPath, 'secret file', error).message}`, `@${secretPath}`);
-    return;
-  }
-  if ((read.stats.mode & GROUP_OTHER_BITS) !== 0) {
-    refuse(`door [${door.name}]: secret file ${secretPath} can be accessed by group/other (mode ${modeText(read.stats)}): chmod 600 it`, `@${secretPath}`);
     return;
   }
   const text = new TextDecoder('utf-8').decode(read.bytes);
@@ -71,7 +68,7 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
   const file = door.oneTimeFile;
   let bytes: Buffer;
   try {
-    ({ bytes } = await readRegularFile(file, 'one-time sequences file', MAX_CONFIG_BYTES));
+    ({ bytes } = await readRegularFile(file, 'one-time', MAX_CONFIG_BYTES));
   } catch (error) {
     problems.push({
       code: ErrorCodes.CONFIG_INVALID,
@@ -90,16 +87,9 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
   }
 }
 
-async function readRegularFile(path: string, what: string, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
-  const handle = await open(path, 'r');
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new NfknockError(ErrorCodes.CONFIG_READ, `${what} ${path} is not a regular file`);
-    if (stats.size > maxBytes) throw new NfknockError(ErrorCodes.CONFIG_READ, `${what} ${path} is larger than ${maxBytes} bytes`);
-    return { bytes: await handle.readFile(), stats };
-  } finally {
-    await handle.close();
-  }
+/** Trusted like OpenSSH's StrictModes (src/trust/): no symlink, owner root or us, mode, ancestors. */
+function readRegularFile(path: string, kind: TrustKind, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
+  return readTrustedFile(path, kind, maxBytes);
 }
 
 function readError(path: string, what: string, error: unknown): NfknockError {

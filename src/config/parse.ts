@@ -58,13 +58,15 @@ import {
   type Door,
   type KnockStep,
   type Options,
-  type SourceKind,
   type TcpFlagName,
   type TcpFlagRule,
   type TimeSequenceSpec,
 } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
+import { runtimeLimitProblems } from './runtime-limits.js';
+import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, wholeNumber, type Checked } from './option-values.js';
+import { TIME_SEQUENCE_LIMITS } from '../timeseq/derive.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
 
@@ -140,11 +142,6 @@ const DOOR_KEYS = new Map<string, DoorKey>([
 const OPTION_KEYS = new Map<string, OptionKey>((Object.keys(OPTION_KEY_NAMES) as OptionKey[]).map((k) => [k, k] as const));
 const TIME_SEQUENCE_DETAIL_KEYS: DoorKey[] = ['sequence_length', 'sequence_ports', 'sequence_period', 'sequence_protocols'];
 const SEQUENCE_SOURCE_KEYS: DoorKey[] = ['sequence', 'one_time_sequences', 'sequence_secret'];
-const SOURCE_KINDS: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
-const INTERFACE_NAME = /^[A-Za-z0-9_.:@+-]{1,15}$/;
-/** Safe to paste into iptables/nft rules and to find in a kernel log line; LOG allows 29 bytes. */
-const LOG_PREFIX = /^[A-Za-z0-9_.:-]{1,29}$/;
-const WHOLE_NUMBER = /^[0-9]{1,15}$/;
 /** Quoted back instead of a secret's text, which must never reach a log. */
 const SECRET_NOT_SHOWN = 'Sequence_Secret = (not shown)';
 
@@ -185,7 +182,9 @@ export function parseConfig(text: string, file: string): Config {
   for (const section of sections) {
     if (section.isOptions) continue;
     const door = interpretDoor(section, report);
-    if (door) doors.push(door);
+    if (!door) continue;
+    for (const problem of runtimeLimitProblems(door)) report(ErrorCodes.CONFIG_INVALID, problem.message, problem.line, problem.text);
+    doors.push(door);
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
@@ -274,62 +273,48 @@ function unknownKeyMessage(writtenKey: string, key: string, section: Section): s
 
 function interpretOptions(section: Section, report: Report): Options {
   const options: Options = { ...defaultOptions };
-  const invalid = (message: string, entry: Entry, quoted: string = entry.text) => report(ErrorCodes.CONFIG_INVALID, message, entry.line, quoted);
-  const path = (key: OptionKey, entry: Entry): string | undefined => {
-    if (entry.value.startsWith('/')) return entry.value;
-    invalid(`${OPTION_KEY_NAMES[key]} must be an absolute path`, entry, entry.value);
-    return undefined;
+  // One checker per key, shared with the nfknockd flags that override it (src/config/option-values.ts).
+  const take = <T>(entry: Entry, checked: Checked<T>, set: (value: T) => void) => {
+    if (checked.ok) set(checked.value);
+    else report(ErrorCodes.CONFIG_INVALID, checked.message, entry.line, entry.value);
   };
   for (const [key, entry] of section.entries as Map<OptionKey, Entry>) {
     const value = entry.value;
+    const path = (set: (path: string) => void) => take(entry, checkAbsolutePath(OPTION_KEY_NAMES[key], value), set);
     switch (key) {
       case 'logfile':
-        if (value !== '') options.logFile = path(key, entry);
+        if (value !== '') path((p) => (options.logFile = p));
         break;
       case 'pidfile':
-        options.pidFile = path(key, entry);
+        path((p) => (options.pidFile = p));
         break;
       case 'interface':
-        if (value === '') break;
-        if (INTERFACE_NAME.test(value)) options.interface = value;
-        else invalid('Interface must be an interface name (1-15 of A-Z a-z 0-9 _ . : @ + -)', entry, value);
+        if (value !== '') take(entry, checkInterface(value), (name) => (options.interface = name));
         break;
-      case 'source': {
-        const kind = asciiLower(value) as SourceKind;
-        if (SOURCE_KINDS.includes(kind)) options.source = kind;
-        else invalid(`Source must be one of ${SOURCE_KINDS.join(', ')}`, entry, value);
+      case 'source':
+        take(entry, checkSource(value), (kind) => (options.source = kind));
         break;
-      }
-      case 'nfloggroup': {
-        const group = wholeNumber(value);
-        if (group !== undefined && group <= 65535) options.nflogGroup = group;
-        else invalid('NflogGroup must be a whole number from 0 to 65535', entry, value);
+      case 'nfloggroup':
+        take(entry, checkNflogGroup(value), (group) => (options.nflogGroup = group));
         break;
-      }
       case 'logprefix':
-        if (LOG_PREFIX.test(value)) options.logPrefix = value;
-        else invalid('LogPrefix must be 1-29 of A-Z a-z 0-9 _ . : -', entry, value);
+        take(entry, checkLogPrefix(value), (prefix) => (options.logPrefix = prefix));
         break;
-      case 'statedir': {
-        const dir = path(key, entry);
-        if (dir !== undefined) options.stateDir = dir;
+      case 'statedir':
+        path((p) => (options.stateDir = p));
         break;
-      }
       case 'kernellog':
-        options.kernelLog = path(key, entry);
+        path((p) => (options.kernelLog = p));
         break;
-      case 'maxattempts': {
-        const max = wholeNumber(value);
-        if (max !== undefined && max >= 1) options.maxAttempts = max;
-        else invalid('MaxAttempts must be a positive whole number', entry, value);
+      case 'maxattempts':
+        take(entry, checkMaxAttempts(value), (max) => (options.maxAttempts = max));
         break;
-      }
     }
   }
   for (const key of Object.keys(options) as (keyof Options)[]) if (options[key] === undefined) delete options[key];
   const source = section.entries.get('source');
   if (options.source === 'file' && options.kernelLog === undefined && source && !section.entries.has('kernellog')) {
-    invalid('Source = file needs KernelLog = /path/to/the/kernel/log', source);
+    report(ErrorCodes.CONFIG_INVALID, 'Source = file needs KernelLog = /path/to/the/kernel/log', source.line, source.text);
   }
   return options;
 }
@@ -469,8 +454,9 @@ function interpretTimeSequence(entries: Map<DoorKey, Entry>, invalid: Invalid): 
   const period = entries.get('sequence_period');
   if (period) {
     const value = wholeNumber(period.value);
-    if (value !== undefined && value >= MIN_SEQUENCE_PERIOD_SECONDS && value <= MAX_TIMEOUT_SECONDS) spec.periodSeconds = value;
-    else invalid(`Sequence_Period must be a whole number of seconds from ${MIN_SEQUENCE_PERIOD_SECONDS} to ${MAX_TIMEOUT_SECONDS}`, period.line, period.value);
+    // The bound deriveSequence enforces at every knock (issue 10: 100000 passed here, then threw at each knock).
+    if (value !== undefined && value >= MIN_SEQUENCE_PERIOD_SECONDS && value <= TIME_SEQUENCE_LIMITS.maxPeriodSeconds) spec.periodSeconds = value;
+    else invalid(`Sequence_Period must be a whole number of seconds from ${MIN_SEQUENCE_PERIOD_SECONDS} to ${TIME_SEQUENCE_LIMITS.maxPeriodSeconds}`, period.line, period.value);
   }
   const protocols = entries.get('sequence_protocols');
   if (protocols) {
@@ -496,8 +482,4 @@ function interpretTimeSequence(entries: Map<DoorKey, Entry>, invalid: Invalid): 
     }
   }
   return spec;
-}
-
-function wholeNumber(text: string): number | undefined {
-  return WHOLE_NUMBER.test(text) ? Number(text) : undefined;
 }

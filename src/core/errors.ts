@@ -16,6 +16,8 @@ export const ErrorCodes = {
   CLIENT: 'NFK_CLIENT',
   MISSING_TOOL: 'NFK_MISSING_TOOL',
   INTERNAL: 'NFK_INTERNAL',
+  /** A file or directory the daemon would trust is open to others (owner, mode, symlink, ancestor). */
+  UNTRUSTED: 'NFK_UNTRUSTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -67,6 +69,7 @@ export const exitStatusByCode: Record<ErrorCode, number> = {
   NFK_CLIENT: 68,
   NFK_MISSING_TOOL: 69,
   NFK_INTERNAL: 70,
+  NFK_UNTRUSTED: 77,
 };
 
 export function exitStatusFor(error: unknown): number {

@@ -55,4 +55,7 @@ export type FileRejectReason = 'line-too-long' | 'partial-line-lost-to-truncatio
 /** Knocks the daemon's filters refuse (src/sources/filtering-sink.ts). */
 export type FilterRejectReason = 'wrong-interface' | 'ipv6-disabled';
 
-export type RejectReason = NflogRejectReason | LogLineRejectReason | KmsgRejectReason | SyslogRejectReason | FileRejectReason | FilterRejectReason;
+/** A knock whose decision threw (a bug): it costs that packet only (src/daemon/daemon.ts). */
+export type DecisionRejectReason = 'internal-error';
+
+export type RejectReason = NflogRejectReason | LogLineRejectReason | KmsgRejectReason | SyslogRejectReason | FileRejectReason | FilterRejectReason | DecisionRejectReason;

@@ -179,7 +179,13 @@ export class Daemon {
       event: (event: KnockEvent) => {
         if (this.stopping) return;
         this.counters.events++;
-        this.matcher.feed(event);
+        try {
+          this.matcher.feed(event);
+        } catch (error) {
+          // A bug must cost this packet, never the rest of a batch or the source's read loop.
+          this.counters.reject('internal-error');
+          this.ports.logger.error({ err: error, source: event.source, port: event.port }, 'deciding a knock failed; the packet is skipped');
+        }
       },
       reject: (reason, detail) => {
         this.counters.reject(reason);

@@ -3,7 +3,6 @@
  * knock passes through here.
  */
 import { type Config } from '../core/types.js';
-import { defaultOptions } from '../core/types.js';
 import { NfknockError } from '../core/errors.js';
 import { integerFlag } from '../core/whole-number.js';
 import { loadConfig } from '../config/load.js';
@@ -14,8 +13,9 @@ import { CommandQueue } from '../runner/command-queue.js';
 import { StateStore } from '../state/state-store.js';
 import { markOneTimeLineUsed, readOneTimeLines } from '../state/one-time-file.js';
 import { openKnockSource } from '../sources/open-source.js';
-import { refuseForgeableKernelLog } from '../sources/forgeable-kernel-log.js';
-import { timeSequenceDeriver } from '../timeseq/deriver.js';
+import { stateDirNamedIn } from '../config/lenient-state-dir.js';
+import { checkKernelLogSource, type KernelLogTrust } from '../sources/kernel-log-guard.js';
+import { createTimeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { closeRecordedDoors } from './close-recorded-doors.js';
 import { Daemon } from './daemon.js';
@@ -41,10 +41,14 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   try {
     config = mergeFlags(await loadConfig(flags.config), flags);
   } catch (error) {
+    // The doors of the StateDir this config names, read leniently from the broken file; no other directory's.
+    const stateDir = flags.stateDir ?? (await stateDirNamedIn(flags.config));
     const audit = new Audit(logger, [], verbosity.echoKnockdLines);
-    await closeRecordedDoors(flags.stateDir ?? defaultOptions.stateDir, { clock: systemClock, logger, audit, commands, commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
+    if (stateDir !== undefined) await closeRecordedDoors(stateDir, { clock: systemClock, logger, audit, commands, commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
+    else logger.error({ config: flags.config }, 'the configuration cannot be read, so its StateDir is unknown: no recorded door was closed');
     throw error;
   }
+  const kernelLogTrust: KernelLogTrust = { allowNetnsLog: flags.allowNetnsLog === true, acceptSharedKernelLog: flags.acceptSharedKernelLog === true };
   const commandTimeoutMs = flags.commandTimeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : integerFlag(flags.commandTimeout, '--command-timeout', 1, 86_400) * 1000;
 
   const knockLog = new KnockLog({ logger });
@@ -69,13 +73,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       runCommand: (command, kind, about) => commands.execute({ kind, command, timeoutMs: commandTimeoutMs, ...about }),
       commandTimeoutMs,
       oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
-      deriver: timeSequenceDeriver,
-      openSource: (current, sink) => openKnockSource(current, sink, { clock: systemClock, logger, onlyIpV4: flags.onlyIpV4 === true }),
+      deriver: createTimeSequenceDeriver((door, error) => logger.error({ door: door.name, err: error }, `door [${door.name}] cannot derive its sequence and stays shut; other doors are not affected: ${error.message}`)),
+      openSource: (current, sink) => openKnockSource(current, sink, { clock: systemClock, logger, onlyIpV4: flags.onlyIpV4 === true, kernelLogTrust }),
     },
     restored,
   );
 
-  await refuseForgeableKernelLog(config, flags.allowNetnsLog === true);
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
@@ -84,7 +87,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await removePidFile(config.options.pidFile);
     throw error;
   }
-  return serveSignals({ flags, config, daemon, logger, audit, knockLog, stopEdges: async () => {
+  return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges: async () => {
     // A start command still running must not finish after the next daemon has run its stop.
     commands.abortAll();
     await syslog?.close();
@@ -100,21 +103,29 @@ interface Served {
   logger: Logger;
   audit: Audit;
   knockLog: KnockLog;
+  kernelLogTrust: KernelLogTrust;
   stopEdges(): Promise<void>;
 }
 
 /** SIGHUP reloads (all or nothing); SIGTERM and SIGINT stop. Resolves with the exit status. */
-function serveSignals({ flags, config, daemon, logger, audit, knockLog, stopEdges }: Served): Promise<number> {
+function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges }: Served): Promise<number> {
   return new Promise<number>((resolve) => {
     let reloading = Promise.resolve();
     const onHangup = () => {
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
-          await daemon.reload(next);
-          // The LogFile may have moved; otherwise reopening lets logrotate's SIGHUP work.
-          if (next.options.logFile !== knockLog.path) await knockLog.open(next.options.logFile);
-          else await knockLog.reopen();
+          // All or nothing: check the kernel-log guard and open the LogFile (moved, or reopened for
+          // logrotate) before anything switches.
+          await checkKernelLogSource(next.options, kernelLogTrust);
+          const nextLog = await knockLog.prepare(next.options.logFile);
+          try {
+            await daemon.reload(next);
+          } catch (error) {
+            knockLog.discard(nextLog);
+            throw error;
+          }
+          knockLog.adopt(nextLog);
           const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');

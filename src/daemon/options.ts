@@ -1,6 +1,7 @@
-import type { Config, Options, SourceKind } from '../core/types.js';
+import type { Config, Options } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { integerFlag } from '../core/whole-number.js';
+export { integerFlag } from '../core/whole-number.js';
+import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, type Checked } from '../config/option-values.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -22,34 +23,33 @@ export interface DaemonFlags {
   commandTimeout?: string;
   syslogSocket?: string;
   allowNetnsLog?: boolean;
+  acceptSharedKernelLog?: boolean;
 }
 
-const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
-
-/** Flags win over the config's `[options]`, like knockd's -i over Interface. Pure. */
+/**
+ * Flags win over the config's `[options]`, like knockd's -i over Interface. Each is checked by the
+ * very function that checks the key it overrides (src/config/option-values.ts). Pure.
+ */
 export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   const options: Options = { ...config.options };
-  if (flags.interface !== undefined) options.interface = nonEmpty(flags.interface, '--interface');
-  if (flags.logfile !== undefined) options.logFile = nonEmpty(flags.logfile, '--logfile');
-  if (flags.pidfile !== undefined) options.pidFile = nonEmpty(flags.pidfile, '--pidfile');
-  if (flags.source !== undefined) {
-    if (!SOURCES.includes(flags.source as SourceKind)) {
-      throw new NfknockError(ErrorCodes.USAGE, `--source must be one of ${SOURCES.join(', ')}`, { location: { text: flags.source } });
-    }
-    options.source = flags.source as SourceKind;
-  }
-  if (flags.nflogGroup !== undefined) options.nflogGroup = integerFlag(flags.nflogGroup, '--nflog-group', 0, 65535);
-  if (flags.prefix !== undefined) options.logPrefix = nonEmpty(flags.prefix, '--prefix');
-  if (flags.stateDir !== undefined) options.stateDir = nonEmpty(flags.stateDir, '--state-dir');
-  if (flags.kernelLog !== undefined) options.kernelLog = nonEmpty(flags.kernelLog, '--kernel-log');
-  if (flags.maxAttempts !== undefined) options.maxAttempts = integerFlag(flags.maxAttempts, '--max-attempts', 1, 10_000_000);
+  const take = <T>(flag: string, text: string | undefined, check: (text: string) => Checked<T>, set: (value: T) => void) => {
+    if (text === undefined) return;
+    const checked = check(text);
+    if (!checked.ok) throw new NfknockError(ErrorCodes.USAGE, `${flag}: ${checked.message}`, { location: { text } });
+    set(checked.value);
+  };
+  const path = (name: string) => (text: string) => checkAbsolutePath(name, text);
+  take('--interface', flags.interface, checkInterface, (value) => (options.interface = value));
+  take('--logfile', flags.logfile, path('LogFile'), (value) => (options.logFile = value));
+  take('--pidfile', flags.pidfile, path('PidFile'), (value) => (options.pidFile = value));
+  take('--source', flags.source, checkSource, (value) => (options.source = value));
+  take('--nflog-group', flags.nflogGroup, checkNflogGroup, (value) => (options.nflogGroup = value));
+  take('--prefix', flags.prefix, checkLogPrefix, (value) => (options.logPrefix = value));
+  take('--state-dir', flags.stateDir, path('StateDir'), (value) => (options.stateDir = value));
+  take('--kernel-log', flags.kernelLog, path('KernelLog'), (value) => (options.kernelLog = value));
+  take('--max-attempts', flags.maxAttempts, checkMaxAttempts, (value) => (options.maxAttempts = value));
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
   return { ...config, options };
-}
-
-function nonEmpty(text: string, flag: string): string {
-  if (text.trim() === '') throw new NfknockError(ErrorCodes.USAGE, `${flag} needs a value`);
-  return text;
 }

@@ -1,8 +1,11 @@
 /**
  * Edge for the user-facing log: knockd's LogFile (the syslog writer is in syslog-writer.ts).
  */
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { NfknockError, ErrorCodes } from '../core/errors.js';
+import { dirname } from 'node:path';
+import { APPEND_FLAGS, checkAncestors, daemonUid, untrusted } from '../trust/open.js';
+import { allowsGroupWritableAncestors, judgeOpened } from '../trust/policy.js';
 import { logFileLine, type UtcOffsetAt } from './knockd-format.js';
 import type { Logger } from './logger.js';
 
@@ -40,9 +43,31 @@ export class KnockLog {
 
   /** Opens (creating if needed) the file; without a path the log is off and writes are ignored. */
   async open(path?: string): Promise<void> {
+    this.adopt(await this.prepare(path));
+  }
+
+  /**
+   * Opens and checks `path` without switching to it, so that a reload can open everything it needs
+   * first and switch only when all of it worked (`adopt`), or drop it (`discard`).
+   */
+  async prepare(path?: string): Promise<PreparedKnockLog> {
+    if (path === undefined) return { path: undefined, fd: undefined };
+    // A missing directory is reported by the open below, with the path and errno.
+    await checkAncestors(dirname(path), allowsGroupWritableAncestors('log-file')).catch((error: unknown) => {
+      if (error instanceof NfknockError) throw error;
+    });
+    return { path, fd: openAppend(path, this.mode) };
+  }
+
+  adopt(prepared: PreparedKnockLog): void {
     this.closeFd();
-    this.filePath = path;
-    if (path !== undefined) this.fd = openAppend(path, this.mode);
+    this.filePath = prepared.path;
+    this.fd = prepared.fd;
+    this.failing = false;
+  }
+
+  discard(prepared: PreparedKnockLog): void {
+    if (prepared.fd !== undefined) closeSync(prepared.fd);
   }
 
   /** Writes one line (a newline is added when missing). */
@@ -75,9 +100,7 @@ export class KnockLog {
   /** For logrotate (SIGHUP): closes and opens the path again, creating the file if it was moved away. */
   async reopen(): Promise<void> {
     if (this.filePath === undefined) return;
-    this.closeFd();
-    this.fd = openAppend(this.filePath, this.mode);
-    this.failing = false;
+    this.adopt(await this.prepare(this.filePath));
   }
 
   async close(): Promise<void> {
@@ -105,11 +128,14 @@ export class KnockLog {
   }
 }
 
+/** Never follows a symlink at the path (whoever can write its directory could aim it anywhere). */
 function openAppend(path: string, mode: number): number {
+  let fd: number;
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, mode);
+    fd = openSync(path, APPEND_FLAGS, mode);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw untrusted({ path, problem: `LogFile ${path} is a symbolic link`, fix: 'point LogFile at the real file' }, error);
     const permission = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
     throw new NfknockError(
       permission ? ErrorCodes.PERMISSION : ErrorCodes.CONFIG_INVALID,
@@ -117,4 +143,15 @@ function openAppend(path: string, mode: number): number {
       { cause: error, location: { text: path } },
     );
   }
+  const problem = judgeOpened(path, 'log-file', fstatSync(fd), daemonUid());
+  if (problem) {
+    closeSync(fd);
+    throw untrusted(problem);
+  }
+  return fd;
+}
+
+export interface PreparedKnockLog {
+  path: string | undefined;
+  fd: number | undefined;
 }

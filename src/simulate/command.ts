@@ -1,6 +1,8 @@
 import { parseWholeNumber } from '../core/whole-number.js';
 import { createReadStream } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { checkKernelLogSource } from '../sources/kernel-log-guard.js';
+import { openTrustedFile } from '../trust/open.js';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
@@ -32,8 +34,11 @@ export interface SimulateCommandIo {
   /** The lines of a file, or of standard input for `-`; rejects when it cannot be opened. */
   lines(path: string): AsyncIterable<string>;
   readFile(path: string): Promise<string>;
-  /** Same file? Used to recognise the dedicated kernel log of the config. */
-  sameFile(a: string, b: string): Promise<boolean>;
+  /**
+   * Does `path` pass the KernelLog policy (src/trust/: the dedicated root-only file, not a general
+   * syslog file)? Judged on the opened descriptor, never granted because of a path.
+   */
+  trustedKernelLog(path: string): Promise<boolean>;
   stdinIsTerminal(): boolean;
   now(): number;
   /** Minutes east of UTC of this host's local time at an instant. */
@@ -45,9 +50,12 @@ export const defaultSimulateCommandIo: SimulateCommandIo = {
   loadConfig,
   lines: (path) => readLines(path),
   readFile: (path) => readFile(path, 'utf8'),
-  sameFile: async (a, b) => {
+  trustedKernelLog: async (path) => {
     try {
-      return (await realpath(a)) === (await realpath(b));
+      await checkKernelLogSource({ source: 'file', kernelLog: path }, { allowNetnsLog: true, acceptSharedKernelLog: false });
+      const opened = await openTrustedFile(path, 'kernel-log');
+      await opened?.handle.close();
+      return opened !== undefined;
     } catch {
       return false;
     }
@@ -71,7 +79,7 @@ export async function runSimulateCommand(file: string | undefined, options: Simu
     deriver: timeSequenceDeriver,
     oneTimeLines: await readOneTimeLines(config, options.includeUsed === true, io),
     keepSkippedLines: options.verbose === true,
-    dedicatedKernelLog: input !== '-' && config.options.kernelLog !== undefined && (await io.sameFile(input, config.options.kernelLog)),
+    dedicatedKernelLog: input !== '-' && (await io.trustedKernelLog(input)),
   };
   if (options.prefix !== undefined) simulateOptions.prefix = options.prefix;
   if (options.bootTime !== undefined) simulateOptions.bootTimeMs = options.bootTime;
@@ -92,8 +100,8 @@ export async function runSimulateCommand(file: string | undefined, options: Simu
  * (`#7000,8000,9000`) count as unused too: a log from before they were used replays as it happened.
  * knockd's own marking (`#000,8000,9000`) destroys the first port, so those lines stay unusable.
  */
-async function readOneTimeLines(config: Config, includeUsed: boolean, io: SimulateCommandIo): Promise<Record<string, OneTimeLine[]>> {
-  const result: Record<string, OneTimeLine[]> = {};
+async function readOneTimeLines(config: Config, includeUsed: boolean, io: SimulateCommandIo): Promise<Map<string, OneTimeLine[]>> {
+  const result = new Map<string, OneTimeLine[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;
     let text = await io.readFile(door.oneTimeFile).catch((error: unknown) => {
@@ -102,7 +110,7 @@ async function readOneTimeLines(config: Config, includeUsed: boolean, io: Simula
       });
     });
     if (includeUsed) text = text.split('\n').map(uncommentUsedSequence).join('\n');
-    result[door.name] = parseOneTimeSequences(text, door.oneTimeFile).lines;
+    result.set(door.name, parseOneTimeSequences(text, door.oneTimeFile).lines);
   }
   return result;
 }

@@ -26,7 +26,7 @@ export interface SimulateOptions {
   /** Epoch ms of the boot, to put kmsg/dmesg stamps on the wall clock. */
   bootTimeMs?: number;
   /** Unused lines of each one-time door's file, by door name (consumed in memory only). */
-  oneTimeLines?: Record<string, OneTimeLine[]>;
+  oneTimeLines?: ReadonlyMap<string, OneTimeLine[]>;
   /** Time-based doors need it (src/timeseq/deriver.ts); without it they never open. */
   deriver?: TimeSequenceDeriver;
   /** Keep every skipped line with its number and reason (for --verbose). */
@@ -144,7 +144,7 @@ export class Simulation {
   ) {
     const sequences = new SequenceBook(options.deriver);
     for (const door of config.doors) {
-      if (door.oneTimeFile !== undefined) sequences.setOneTimeLines(door.name, options.oneTimeLines?.[door.name] ?? []);
+      if (door.oneTimeFile !== undefined) sequences.setOneTimeLines(door.name, options.oneTimeLines?.get(door.name) ?? []);
     }
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
@@ -338,7 +338,7 @@ function warnings(doors: readonly Door[], report: SimulationReport, facts: Warni
   const mixed = (report.skipped['boot-clock-among-wall-clock-lines'] ?? 0) + (report.skipped['wall-clock-among-boot-clock-lines'] ?? 0);
   if (mixed > 0) result.push(`${mixed} line(s) were on another clock than the first knock line and were skipped; give --boot-time to mix kmsg/dmesg with syslog lines.`);
   for (const door of doors) {
-    if (door.oneTimeFile !== undefined && (options.oneTimeLines?.[door.name]?.length ?? 0) === 0) {
+    if (door.oneTimeFile !== undefined && (options.oneTimeLines?.get(door.name)?.length ?? 0) === 0) {
       result.push(`one-time door ${door.name} had no unused sequence, so it could not open.`);
     }
   }

@@ -17,6 +17,8 @@ export interface FileFollowerOptions {
   maxLineBytes?: number;
   /** At start, the last complete line already in the file (not delivered as a line), if any. */
   onExistingTail?(line: string): void;
+  /** Opens the file; undefined or ENOENT when absent. Default: open(path, 'r'). */
+  openFile?(path: string): Promise<FileHandle | undefined>;
 }
 
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -218,7 +220,9 @@ export class FileFollower {
   private async openAtPath(): Promise<OpenFile | undefined> {
     let handle: FileHandle;
     try {
-      handle = await open(this.options.path, 'r');
+      const opened = await (this.options.openFile ?? ((path) => open(path, 'r')))(this.options.path);
+      if (!opened) return undefined;
+      handle = opened;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

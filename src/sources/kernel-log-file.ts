@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { parseKnockLine } from '../decode/log-line.js';
@@ -12,6 +13,8 @@ export interface KernelLogFileSourceOptions {
   clock: Clock;
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
   pollMs?: number;
+  /** How to open the file (the daemon passes its trusted opener, src/sources/kernel-log-guard.ts). */
+  openFile?(path: string): Promise<FileHandle | undefined>;
 }
 
 /**
@@ -39,6 +42,7 @@ export class KernelLogFileSource implements KnockSource {
       onTrouble: (error) => sink.trouble(error),
       onExistingTail: (line) => this.notePreciseStamp(line),
     };
+    if (options.openFile) followerOptions.openFile = options.openFile;
     if (options.pollMs !== undefined) followerOptions.pollMs = options.pollMs;
     this.follower = new FileFollower(followerOptions);
   }

@@ -6,11 +6,10 @@
  * used sequence readable for audits; both readers skip the line the same way. The file is replaced
  * atomically with its mode and owner kept, so a crash never leaves a half-written sequence file.
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
 import type { Door, KnockStep } from '../core/types.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
+import { inParentOf, readTrustedFile } from '../trust/open.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 
 /** Pure: the text with line `lineNumber` (1-based) commented out; unchanged when it already is. */
@@ -43,6 +42,8 @@ export function markSequenceUsed(path: string, lineNumber: number, expectedLine?
 }
 
 const queues = new Map<string, Promise<unknown>>();
+/** As the config loader's limit: far above any real file. */
+const MAX_ONE_TIME_BYTES = 16 * 1024 * 1024;
 
 /**
  * Burns the unused line that holds `steps`, found by its content as knockd does, not by a line number
@@ -52,8 +53,9 @@ const queues = new Map<string, Promise<unknown>>();
 export async function markStepsUsed(path: string, steps: readonly KnockStep[]): Promise<number> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readTrustedFile(path, 'one-time', MAX_ONE_TIME_BYTES)).bytes.toString('utf8');
   } catch (error) {
+    if (error instanceof NfknockError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path } });
   }
@@ -72,41 +74,38 @@ function sameSteps(a: readonly KnockStep[], b: readonly KnockStep[]): boolean {
 }
 
 async function markNow(path: string, lineNumber: number, expectedLine: string | undefined): Promise<void> {
-  let text: string;
-  let info;
-  let target: string;
-  try {
-    // Replace the file a symlink points to, not the symlink.
-    target = await realpath(path);
-    text = await readFile(target, 'utf8');
-    info = await stat(target);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, {
-      cause: error,
-      location: { file: path, line: lineNumber },
-    });
-  }
-  const result = commentOutLine(text, lineNumber);
-  if (!result) {
-    throw new NfknockError(ErrorCodes.CONFIG_INVALID, `the one-time sequence file has no line ${lineNumber}; was it edited?`, {
-      location: { file: path, line: lineNumber },
-    });
-  }
-  if (!result.changed) return;
-  if (expectedLine !== undefined && result.line.trim() !== expectedLine.trim()) {
-    throw new NfknockError(ErrorCodes.CONFIG_INVALID, 'the one-time sequence file changed since it was read; the used line was not found where expected', {
-      location: { file: path, line: lineNumber, text: result.line },
-    });
-  }
-  const owner = process.geteuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
-  await writeFileAtomic(target, result.text, info.mode & 0o7777, owner ? { owner } : {});
+  // Read and replace through the directory checked once: no symlink is followed, none swapped in.
+  await inParentOf(path, async (dir, name) => {
+    let read;
+    try {
+      read = await dir.readChild(name, 'one-time', MAX_ONE_TIME_BYTES);
+    } catch (error) {
+      if (error instanceof NfknockError) throw error;
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path, line: lineNumber } });
+    }
+    if (!read) throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (ENOENT)`, { location: { file: path, line: lineNumber } });
+    const result = commentOutLine(read.bytes.toString('utf8'), lineNumber);
+    if (!result) {
+      throw new NfknockError(ErrorCodes.CONFIG_INVALID, `the one-time sequence file has no line ${lineNumber}; was it edited?`, {
+        location: { file: path, line: lineNumber },
+      });
+    }
+    if (!result.changed) return;
+    if (expectedLine !== undefined && result.line.trim() !== expectedLine.trim()) {
+      throw new NfknockError(ErrorCodes.CONFIG_INVALID, 'the one-time sequence file changed since it was read; the used line was not found where expected', {
+        location: { file: path, line: lineNumber, text: result.line },
+      });
+    }
+    const owner = process.geteuid?.() === 0 ? { uid: read.stats.uid, gid: read.stats.gid } : undefined;
+    await dir.writeAtomic(name, result.text, read.stats.mode & 0o7777, owner);
+  });
 }
 
 /** The unused lines of `door`'s One_Time_Sequences file, for the sequence book. */
 export async function readOneTimeLines(door: Door): Promise<OneTimeLine[]> {
   const file = door.oneTimeFile as string;
-  return parseOneTimeSequences(await readFile(file, 'utf8'), file).lines;
+  return parseOneTimeSequences((await readTrustedFile(file, 'one-time', MAX_ONE_TIME_BYTES)).bytes.toString('utf8'), file).lines;
 }
 
 /** Burns the line of a sequence that opened `door`. */

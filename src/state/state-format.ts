@@ -12,6 +12,7 @@
  */
 import { canonicalAddress } from '../core/address.js';
 import type { PendingClose } from '../doors/pending-close.js';
+import { MAX_DOOR_NAME_LENGTH, MAX_STATE_COMMAND_LENGTH } from '../core/limits.js';
 
 export type { PendingClose };
 
@@ -40,8 +41,8 @@ export function serializeState(pending: readonly PendingClose[]): string {
 }
 
 const MAX_ID = 128;
-const MAX_DOOR = 256;
-const MAX_COMMAND = 64 * 1024;
+const MAX_DOOR = MAX_DOOR_NAME_LENGTH;
+const MAX_COMMAND = MAX_STATE_COMMAND_LENGTH;
 const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 // Tabs are allowed: commands keep every byte of the config, and hand-edited configs use tabs.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;

@@ -1,17 +1,21 @@
 /**
  * The daemon's one state store, in the state directory (default /var/lib/nfknock): the pending closes
- * (pending-closes.json, format in state-format.ts) and the used time steps (time-steps.json).
+ * (pending-closes.json, format in state-format.ts) and the used time steps (time-steps.json), both
+ * read and written only through the directory opened and checked once (src/trust/).
  */
-import { access, chmod, constants, copyFile, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { TEMP_MARKER, writeFileAtomic } from './atomic-file.js';
-import { parseState, parseUsedSteps, serializeState, serializeUsedSteps, type PendingClose } from './state-format.js';
+import { TEMP_MARKER, TrustedDirectory } from '../trust/open.js';
+import { parseUsedSteps, serializeState, serializeUsedSteps, type PendingClose } from './state-format.js';
+import { parseStateLeniently } from './state-salvage.js';
 
 export type { PendingClose } from './state-format.js';
 
 export const STATE_FILE_NAME = 'pending-closes.json';
 export const USED_STEPS_FILE_NAME = 'time-steps.json';
+/** Far above any real state (64 KiB per command); stops a wrong file from being slurped. */
+const MAX_STATE_BYTES = 256 * 1024 * 1024;
 
 export interface LoadedState {
   pending: PendingClose[];
@@ -31,8 +35,11 @@ export class StateStore {
   private writing: Promise<void> | undefined;
   private nextPending: readonly PendingClose[] | undefined;
   private nextWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Opened and checked once; every later read and rename goes through it, never the path again. */
+  private directory: TrustedDirectory | undefined;
   /** What time-steps.json holds: every open saves, the used steps change only when a time-based door opens. */
   private usedStepsWritten: string | undefined;
+  readonly usedStepsFile: string;
 
   constructor(
     readonly dir: string,
@@ -42,8 +49,6 @@ export class StateStore {
     this.usedStepsFile = join(dir, USED_STEPS_FILE_NAME);
   }
 
-  readonly usedStepsFile: string;
-
   /**
    * Reads the pending closes. A state file that cannot be read or parsed is renamed aside to
    * `<name>.corrupt-<epoch>` and reported; records that fail validation are reported and skipped (and the
@@ -52,39 +57,44 @@ export class StateStore {
    * could write to it (its commands would then not be trustworthy).
    */
   async load(): Promise<LoadedState> {
-    await this.prepareDirectory();
-    await this.removeStaleTempFiles();
-    const closes = await this.loadPendingCloses();
-    const usedSteps = await this.loadUsedSteps(closes.problems);
+    const dir = await this.prepareDirectory();
+    await this.removeStaleTempFiles(dir);
+    const closes = await this.loadPendingCloses(dir);
+    const usedSteps = await this.loadUsedSteps(dir, closes.problems);
     return { pending: closes.pending, usedSteps, problems: closes.problems };
   }
 
-  private async loadPendingCloses(): Promise<{ pending: PendingClose[]; problems: string[] }> {
+  private async loadPendingCloses(dir: TrustedDirectory): Promise<{ pending: PendingClose[]; problems: string[] }> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      const read = await dir.readChild(STATE_FILE_NAME, 'state-file', MAX_STATE_BYTES);
+      if (!read) return { pending: [], problems: [] };
+      text = read.bytes.toString('utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { pending: [], problems: [] };
+      if (error instanceof NfknockError && error.code === ErrorCodes.UNTRUSTED) throw error;
+      const why = error instanceof NfknockError ? error.message : ((error as NodeJS.ErrnoException).code ?? String(error));
       const aside = await this.moveAside();
-      return { pending: [], problems: [`cannot read ${this.file} (${code ?? String(error)})${aside}`] };
+      return { pending: [], problems: [`cannot read ${this.file} (${why})${aside}`] };
     }
-    const parsed = parseState(text);
+    const parsed = parseStateLeniently(text);
     if (parsed.problems.length === 0) return { pending: parsed.pending, problems: [] };
     // A file with some good records is copied, not moved: until the next save it is still their only copy.
-    const aside = parsed.readable ? await this.copyAside() : await this.moveAside();
+    const aside = parsed.readable ? await this.copyAside(text) : await this.moveAside();
     const prefix = parsed.readable ? `${this.file}: skipped a pending close` : `${this.file} is unusable`;
     return { pending: parsed.pending, problems: parsed.problems.map((p) => `${prefix}: ${p}${aside}`) };
   }
 
   /** A missing or broken file costs at most one replay of a time-based sequence within its step. */
-  private async loadUsedSteps(problems: string[]): Promise<Map<string, number[]>> {
+  private async loadUsedSteps(dir: TrustedDirectory, problems: string[]): Promise<Map<string, number[]>> {
     let text: string;
     try {
-      text = await readFile(this.usedStepsFile, 'utf8');
+      const read = await dir.readChild(USED_STEPS_FILE_NAME, 'state-file', MAX_STATE_BYTES);
+      if (!read) return new Map();
+      text = read.bytes.toString('utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') problems.push(`cannot read the used time steps ${this.usedStepsFile} (${code ?? String(error)})`);
+      if (error instanceof NfknockError && error.code === ErrorCodes.UNTRUSTED) throw error;
+      const why = error instanceof NfknockError ? error.message : ((error as NodeJS.ErrnoException).code ?? String(error));
+      problems.push(`cannot read the used time steps ${this.usedStepsFile} (${why})`);
       return new Map();
     }
     try {
@@ -106,7 +116,7 @@ export class StateStore {
     if (state.usedSteps === undefined) return;
     const text = serializeUsedSteps(state.usedSteps);
     if (text === (this.usedStepsWritten ?? serializeUsedSteps(new Map()))) return;
-    await writeFileAtomic(this.usedStepsFile, text, 0o600);
+    await (await this.prepareDirectory()).writeAtomic(USED_STEPS_FILE_NAME, text, 0o600);
     this.usedStepsWritten = text;
   }
 
@@ -127,7 +137,7 @@ export class StateStore {
 
   private async writeNow(pending: readonly PendingClose[]): Promise<void> {
     try {
-      await writeFileAtomic(this.file, serializeState(pending), 0o600);
+      await (await this.prepareDirectory()).writeAtomic(STATE_FILE_NAME, serializeState(pending), 0o600);
     } finally {
       this.startQueuedWrite();
     }
@@ -149,56 +159,52 @@ export class StateStore {
     );
   }
 
-  private async prepareDirectory(): Promise<void> {
+  /** The state directory, created 0700 if missing, opened once and checked (src/trust/). */
+  private async prepareDirectory(): Promise<TrustedDirectory> {
+    if (this.directory) return this.directory;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw stateIo(`cannot create the state directory ${this.dir}`, error);
     }
-    let info;
+    let directory: TrustedDirectory;
     try {
-      info = await stat(this.dir);
+      directory = await TrustedDirectory.open(this.dir, 'state-dir');
     } catch (error) {
-      throw stateIo(`cannot examine the state directory ${this.dir}`, error);
+      if (error instanceof NfknockError) throw error;
+      throw stateIo(`cannot open the state directory ${this.dir}`, error);
     }
-    if (!info.isDirectory()) throw stateIo(`the state directory ${this.dir} is not a directory`);
-    const euid = process.geteuid?.();
-    if (euid !== undefined && info.uid !== euid) {
-      throw new NfknockError(
-        ErrorCodes.PERMISSION,
-        `the state directory ${this.dir} is owned by uid ${info.uid}, not by this daemon (uid ${euid}); its stop commands cannot be trusted`,
-        { location: { file: this.dir } },
-      );
-    }
-    if ((info.mode & 0o022) !== 0) {
-      throw new NfknockError(
-        ErrorCodes.PERMISSION,
-        `the state directory ${this.dir} is writable by group or others (mode ${(info.mode & 0o777).toString(8)}); its stop commands cannot be trusted: chmod 700 it`,
-        { location: { file: this.dir } },
-      );
-    }
-    if ((info.mode & 0o077) !== 0) await chmod(this.dir, 0o700).catch(() => undefined);
     try {
-      await access(this.dir, constants.W_OK | constants.X_OK);
+      await directory.checkWritable();
     } catch (error) {
+      await directory.close();
       throw stateIo(`the state directory ${this.dir} is not writable`, error);
     }
+    this.directory = directory;
+    return directory;
   }
 
-  private async removeStaleTempFiles(): Promise<void> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    await Promise.all(names.filter((n) => n.includes(TEMP_MARKER)).map((n) => unlink(join(this.dir, n)).catch(() => undefined)));
+  /** Closes the directory descriptor; a later load or save opens and checks it again. */
+  async close(): Promise<void> {
+    const dir = this.directory;
+    this.directory = undefined;
+    await dir?.close();
+  }
+
+  private async removeStaleTempFiles(dir: TrustedDirectory): Promise<void> {
+    const names = await dir.names().catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.includes(TEMP_MARKER)).map((n) => dir.unlink(n).catch(() => undefined)));
   }
 
   private asideName(): string {
-    return `${this.file}.corrupt-${(this.options.now ?? Date.now)()}`;
+    return `${STATE_FILE_NAME}.corrupt-${(this.options.now ?? Date.now)()}`;
   }
 
-  private async copyAside(): Promise<string> {
+  private async copyAside(text: string): Promise<string> {
     const target = this.asideName();
     try {
-      await copyFile(this.file, target);
-      return `; the file was copied to ${target}`;
+      await (await this.prepareDirectory()).writeAtomic(target, text, 0o600);
+      return `; the file was copied to ${join(this.dir, target)}`;
     } catch (error) {
       return `; could not copy it aside (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
     }
@@ -208,8 +214,8 @@ export class StateStore {
   private async moveAside(): Promise<string> {
     const target = this.asideName();
     try {
-      await rename(this.file, target);
-      return `; moved aside to ${target}`;
+      await (await this.prepareDirectory()).rename(STATE_FILE_NAME, target);
+      return `; moved aside to ${join(this.dir, target)}`;
     } catch (error) {
       return `; could not move it aside (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
     }

@@ -1,6 +1,7 @@
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { escapeControlCharacters } from '../logging/knockd-format.js';
-import { parseState, type PendingClose } from '../state/state-format.js';
+import type { PendingClose } from '../state/state-format.js';
+import { parseStateLeniently } from '../state/state-salvage.js';
 
 /** What the state directory says about open doors, read without changing anything. */
 export interface StatusSnapshot {
@@ -18,7 +19,7 @@ export interface StatusSnapshot {
  * NFK_STATE_CORRUPT; a file with some bad records keeps the good ones and lists the bad.
  */
 export function snapshotFromStateText(text: string, stateFile: string): StatusSnapshot {
-  const parsed = parseState(text);
+  const parsed = parseStateLeniently(text);
   if (!parsed.readable) {
     throw new NfknockError(ErrorCodes.STATE_CORRUPT, `the state file is unusable: ${parsed.problems.join('; ')}; the daemon moves it aside at its next start`, {
       location: { file: stateFile },

@@ -74,6 +74,8 @@ export const commandText = fc.oneof(
   fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((s) => !/[\n\u0000]/.test(s) && !C_SPACE.test(s)),
 );
 
+const stopCommandText = commandText.filter((s) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(s));
+
 const flagNames = Object.keys(tcpFlagBits) as TcpFlagName[];
 
 const sequenceModel: fc.Arbitrary<SequenceModel> = fc.oneof(
@@ -109,11 +111,13 @@ const doorModel: fc.Arbitrary<DoorModel> = fc.record(
     seqTimeout: fc.integer({ min: 1, max: 2147483 }),
     cmdTimeout: fc.integer({ min: 0, max: 2147483 }),
     flags: fc.uniqueArray(fc.record({ name: fc.constantFrom(...flagNames), negated: fc.boolean() }), { selector: (f) => f.name, maxLength: 6 }),
-    target: fc.oneof(fc.ipV4(), fc.ipV6()),
+    // The unspecified address is refused: no knock is ever sent to it.
+    target: fc.oneof(fc.ipV4(), fc.ipV6()).filter((address) => canonicalAddress(address)?.address !== '0.0.0.0' && canonicalAddress(address)?.address !== '::'),
     start: commandText,
     start6: fc.oneof(fc.constant(''), commandText),
-    stop: fc.oneof(fc.constant(''), commandText),
-    stop6: fc.oneof(fc.constant(''), commandText),
+    // The state file keeps stop commands: single-line text, tabs allowed.
+    stop: fc.oneof(fc.constant(''), stopCommandText),
+    stop6: fc.oneof(fc.constant(''), stopCommandText),
     order: fc.array(fc.nat(), { minLength: 16, maxLength: 16 }),
   },
   { requiredKeys: ['name', 'sequence', 'flags', 'start', 'order'] },

@@ -1,0 +1,50 @@
+/**
+ * The values of `[options]` keys, checked one way for both places they come from: knockd.conf
+ * (src/config/parse.ts) and the nfknockd flags that override it (src/daemon/options.ts). Pure.
+ */
+import type { SourceKind } from '../core/types.js';
+import { asciiLower } from './text.js';
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
+
+export const SOURCE_KINDS: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
+const INTERFACE_NAME = /^[A-Za-z0-9_.:@+-]{1,15}$/;
+/** Safe to paste into iptables/nft rules and to find in a kernel log line; LOG allows 29 bytes. */
+const LOG_PREFIX = /^[A-Za-z0-9_.:-]{1,29}$/;
+const WHOLE_NUMBER = /^[0-9]{1,15}$/;
+export const MAX_ATTEMPTS_LIMIT = 10_000_000;
+
+export function wholeNumber(text: string): number | undefined {
+  return WHOLE_NUMBER.test(text) ? Number(text) : undefined;
+}
+
+const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
+const bad = <T>(message: string): Checked<T> => ({ ok: false, message });
+
+/** `name` is how the key is spelt in messages (LogFile, StateDir...). */
+export function checkAbsolutePath(name: string, text: string): Checked<string> {
+  return text.startsWith('/') && !text.includes('\u0000') ? ok(text) : bad(`${name} must be an absolute path`);
+}
+
+export function checkInterface(text: string): Checked<string> {
+  return INTERFACE_NAME.test(text) ? ok(text) : bad('Interface must be an interface name (1-15 of A-Z a-z 0-9 _ . : @ + -)');
+}
+
+export function checkSource(text: string): Checked<SourceKind> {
+  const kind = asciiLower(text) as SourceKind;
+  return SOURCE_KINDS.includes(kind) ? ok(kind) : bad(`Source must be one of ${SOURCE_KINDS.join(', ')}`);
+}
+
+export function checkNflogGroup(text: string): Checked<number> {
+  const group = wholeNumber(text);
+  return group !== undefined && group <= 65535 ? ok(group) : bad('NflogGroup must be a whole number from 0 to 65535');
+}
+
+export function checkLogPrefix(text: string): Checked<string> {
+  return LOG_PREFIX.test(text) ? ok(text) : bad('LogPrefix must be 1-29 of A-Z a-z 0-9 _ . : -');
+}
+
+export function checkMaxAttempts(text: string): Checked<number> {
+  const max = wholeNumber(text);
+  return max !== undefined && max >= 1 && max <= MAX_ATTEMPTS_LIMIT ? ok(max) : bad(`MaxAttempts must be a whole number from 1 to ${MAX_ATTEMPTS_LIMIT}`);
+}
