@@ -32,7 +32,8 @@ export async function loadConfig(path: string): Promise<Config> {
   return config;
 }
 
-async function completeTimeSequence(door: Door, configPath: string, configStats: Stats, problems: ConfigProblem[]): Promise<void> {
+/** Also completes a client.conf alias (src/client), so a secret file is refused there exactly as here. */
+export async function completeTimeSequence(door: Pick<Door, 'name' | 'line' | 'keyLines' | 'timeSequence'>, configPath: string, configStats: Stats, problems: ConfigProblem[]): Promise<void> {
   const spec = door.timeSequence;
   if (!spec) return;
   const line = door.keyLines['sequence_secret'] ?? door.line;
@@ -90,7 +91,7 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
   }
 }
 
-async function readRegularFile(path: string, what: string, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
+export async function readRegularFile(path: string, what: string, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
   const handle = await open(path, 'r');
   try {
     const stats = await handle.stat();
@@ -102,7 +103,7 @@ async function readRegularFile(path: string, what: string, maxBytes: number): Pr
   }
 }
 
-function readError(path: string, what: string, error: unknown): NfknockError {
+export function readError(path: string, what: string, error: unknown): NfknockError {
   if (error instanceof NfknockError) return error;
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   const detail = error instanceof Error ? error.message : String(error);
@@ -115,7 +116,7 @@ function readError(path: string, what: string, error: unknown): NfknockError {
  * Commands are handed to /bin/sh as JavaScript strings, which Node encodes as UTF-8: bytes that
  * are not UTF-8 could not be passed on unchanged, so they are refused at their line.
  */
-function decodeUtf8(bytes: Buffer, file: string): string {
+export function decodeUtf8(bytes: Buffer, file: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
