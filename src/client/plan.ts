@@ -1,11 +1,12 @@
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { KnockStep, TimeSequenceSpec } from '../core/types.js';
 import { timeSequenceDefaults, timeSequenceProblem } from '../timeseq/derive.js';
+import type { SecretCommandOptions } from '../timeseq/secret-command.js';
 import type { ClientHost, FamilyChoice } from './client-config.js';
 import { forceUdp, parseKnockTargets } from './targets.js';
 
-/** The flags `knock`, `connect` and `sequence` share, as commander hands them over (already parsed). */
-export interface KnockFlags {
+/** The flags `knock`, `connect` and `sequence` share, as commander hands them over (already parsed); the time-based ones are `nfknock secret`'s. */
+export interface KnockFlags extends Partial<Pick<SecretCommandOptions, 'door' | 'period' | 'length' | 'ports' | 'protocols'>> {
   udp?: boolean;
   delay?: number;
   ipv4?: boolean;
@@ -16,11 +17,6 @@ export interface KnockFlags {
   config?: string;
   secret?: string;
   secretEnv?: string;
-  door?: string;
-  period?: number;
-  length?: number;
-  ports?: { portMin: number; portMax: number };
-  protocols?: TimeSequenceSpec['protocols'];
 }
 
 export type SecretSource = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'loaded'; bytes: Uint8Array };

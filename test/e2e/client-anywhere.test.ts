@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLab, e2eGate, type Lab } from '../helpers/lab.js';
-import { SERVICE_PORT, loadGeneratedFirewall, nfknockPath, removeDir, seedDoorConf, startDaemon, waitForProbe } from '../helpers/daemon-lab.js';
+import { createLab, e2eGate, type Lab, type LabFamily } from '../helpers/lab.js';
+import { SERVICE_PORT, loadGeneratedFirewall, nfknockPath, removeDir, seedDoorConf, startDaemon, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
 import { countOf, waitForLog } from '../helpers/hardening-lab.js';
 import { withinOneStep } from '../helpers/time-steps.js';
 
@@ -31,17 +31,23 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
   return dir;
 }
 
-test('connect: `echo | nfknock connect SERVER 2222 -- 7000:udp 8000:tcp 9000:udp` prints the service greeting; a wrong sequence fails clearly', { skip: gate.skip, timeout: 60_000 }, async (t) => {
-  const lab = await createLab({ name: 'nfk-conn' });
-  t.after(() => lab.destroy());
-  const conf = seedDoorConf();
-  await loadGeneratedFirewall(lab, conf, { family: 4 });
-  await lab.startTcpService(SERVICE_PORT, 4);
+/** The generated default-deny firewall, the lab's TCP service and nfknockd on `conf`, stopped after the test. */
+async function serveDoors(t: { after(fn: () => Promise<void>): void }, lab: Lab, conf: string, families: LabFamily[]): Promise<RunningDaemon> {
+  for (const family of families) await loadGeneratedFirewall(lab, conf, { family });
+  for (const family of families) await lab.startTcpService(SERVICE_PORT, family);
   const daemon = await startDaemon(lab, conf);
   t.after(async () => {
     await daemon.stop();
     await removeDir(daemon.dir);
   });
+  return daemon;
+}
+
+test('connect: `echo | nfknock connect SERVER 2222 -- 7000:udp 8000:tcp 9000:udp` prints the service greeting; a wrong sequence fails clearly', { skip: gate.skip, timeout: 60_000 }, async (t) => {
+  const lab = await createLab({ name: 'nfk-conn' });
+  t.after(() => lab.destroy());
+  const conf = seedDoorConf();
+  const daemon = await serveDoors(t, lab, conf, [4]);
   const server = lab.serverAddress(4);
   const connect = 'echo | "$0" "$@"';
 
@@ -78,13 +84,7 @@ test('client.conf aliases open a fixed and a time-based door; Debian\'s knock op
     `    stop_command       = ${rule('-D')}`,
   ];
   const conf = [seedDoorConf({ name: 'fixed' }), ...timedDoor('timed', secrets.timed, '41000-41999'), ...timedDoor('byknock', secrets.byknock, '42000-42999'), ''].join('\n');
-  await loadGeneratedFirewall(lab, conf, { family: 4 });
-  await lab.startTcpService(SERVICE_PORT, 4);
-  const daemon = await startDaemon(lab, conf);
-  t.after(async () => {
-    await daemon.stop();
-    await removeDir(daemon.dir);
-  });
+  const daemon = await serveDoors(t, lab, conf, [4]);
   const client = lab.clientAddress(4);
   const alias = (name: string, keys: string[]) => [`[${name}]`, `    address = ${lab.serverAddress(4)}`, ...keys.map((key) => `    ${key}`)];
   const clientConf = [
@@ -141,14 +141,7 @@ test('--all-families knocks over IPv4 and IPv6 for a name with both (an /etc/hos
     `    stop_command_6  = ${v6('-D')}`,
     '',
   ].join('\n');
-  await loadGeneratedFirewall(lab, conf);
-  await lab.startTcpService(SERVICE_PORT, 4);
-  await lab.startTcpService(SERVICE_PORT, 6);
-  const daemon = await startDaemon(lab, conf);
-  t.after(async () => {
-    await daemon.stop();
-    await removeDir(daemon.dir);
-  });
+  const daemon = await serveDoors(t, lab, conf, [4, 6]);
   const dir = await tempDir(t);
   const hosts = join(dir, 'hosts');
   await writeFile(hosts, `127.0.0.1 localhost\n${lab.serverAddress(4)} server.lab.test\n${lab.serverAddress(6)} server.lab.test\n`);
