@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
+import fc from 'fast-check';
 import { isNfknockError } from '../src/core/errors.js';
 import type { KnockStep } from '../src/core/types.js';
 import type { ClientHost } from '../src/client/client-config.js';
-import { registerConnectCommand, type ConnectIo } from '../src/client/connect-command.js';
+import { parseServicePort, registerConnectCommand, type ConnectIo } from '../src/client/connect-command.js';
 import type { ResolvedHost, SendKnocksOptions } from '../src/client/knock.js';
-import { registerSequenceCommand } from '../src/client/sequence-command.js';
+import { formatKnockArguments, registerSequenceCommand } from '../src/client/sequence-command.js';
+import { parseKnockTargets } from '../src/client/targets.js';
 import { deriveSequence } from '../src/timeseq/derive.js';
 import { decodeBase32 } from '../src/timeseq/base32.js';
 
@@ -136,4 +138,22 @@ test('sequence: no door, an unknown alias, or both an alias and a secret are usa
     await assert.rejects(h.run('sequence', ...args), usage, args.join(' '));
     assert.deepEqual(h.out, []);
   }
+});
+
+test('property: connect\'s PORT is exactly a decimal 1-65535, and sequence output is what knock(1) arguments parse back to', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.integer({ min: -5, max: 70_000 }).map(String), fc.string({ maxLength: 7 })), (text) => {
+      const valid = /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+      if (valid) assert.equal(parseServicePort(text), Number(text));
+      else assert.throws(() => parseServicePort(text), usage, text);
+    }),
+    { numRuns: 5000 },
+  );
+  const step = fc.record({ port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('tcp' as const, 'udp' as const) }, { noNullPrototype: true });
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 64 }), (steps) => {
+      assert.deepEqual(parseKnockTargets(formatKnockArguments(steps).split(' '), 'tcp'), steps);
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -3,7 +3,12 @@ import type { Readable, Writable } from 'node:stream';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { ResolvedHost } from './knock.js';
 
-/** One connection attempt's patience: a DROPped SYN is retransmitted after 1 s anyway, so retrying costs nothing. */
+/**
+ * One connection attempt's patience, doubling from the first to the last: the door usually opens a few
+ * milliseconds after the knock, and a SYN it DROPped would only be retransmitted after 1 s, so a fresh
+ * attempt soon after gets through sooner; later attempts wait as long as a retransmission would.
+ */
+const FIRST_ATTEMPT_TIMEOUT_MS = 125;
 const ATTEMPT_TIMEOUT_MS = 1000;
 /** Pause after a refusal (RST or ICMP): the daemon may still be running the door's start command. */
 const RETRY_PAUSE_MS = 200;
@@ -17,10 +22,12 @@ type Attempt = { socket: Socket } | { reason: string; answered: boolean };
 export async function waitForPort(target: ResolvedHost, port: number, waitMs: number): Promise<Socket> {
   const deadline = Date.now() + waitMs;
   let last = 'no attempt was made';
+  let patience = FIRST_ATTEMPT_TIMEOUT_MS;
   for (;;) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    const attempt = await tryConnect(target, port, Math.min(ATTEMPT_TIMEOUT_MS, remaining));
+    const attempt = await tryConnect(target, port, Math.min(patience, remaining));
+    patience = Math.min(patience * 2, ATTEMPT_TIMEOUT_MS);
     if ('socket' in attempt) return attempt.socket;
     last = attempt.reason;
     const pause = Math.min(RETRY_PAUSE_MS, deadline - Date.now());
