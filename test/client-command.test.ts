@@ -23,9 +23,11 @@ function harness(now = 1_700_000_000_000) {
     env: { NFK_SECRET: SECRET_TEXT.toLowerCase(), NFK_BAD: 'not base32!' },
     out: (line) => out.push(line),
     warn: (line) => warnings.push(line),
+    loadHost: async () => undefined,
     send: async (host, steps, options) => {
       sent.push({ host, steps, options });
       options.verbose?.('verbose works');
+      return [];
     },
   };
   const program = new Command('nfknock').exitOverride();
@@ -85,7 +87,7 @@ test('conflicting or incomplete arguments are usage errors and nothing is sent',
     ['h', '70000'],
     ['h', '7000:sctp'],
     ['-d', 'abc', 'h', '1'],
-    ['-4', '-6', 'h', '1'],
+    ['--all-families', '-4', 'h', '1'],
     ['--door', 'ssh', 'h', '1'],
     ['--secret', '/secrets/ssh', 'h'],
     ['--secret', '/secrets/ssh', '--door', 'ssh', 'h', '1'],

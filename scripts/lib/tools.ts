@@ -18,6 +18,8 @@ const packageByTool: Record<string, string> = {
   rsyslogd: 'rsyslog',
   logrotate: 'logrotate',
   nsenter: 'util-linux',
+  unshare: 'util-linux',
+  mount: 'mount',
 };
 
 // sudo and cron often run with a PATH that lacks the sbin directories where these tools live.

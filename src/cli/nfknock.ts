@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerKnockCommand } from '../client/command.js';
+import { registerConnectCommand } from '../client/connect-command.js';
+import { registerSequenceCommand } from '../client/sequence-command.js';
 import { registerRulesCommand } from '../rules/command.js';
 import { registerCheckCommand } from '../check/command.js';
 import { registerSecretCommand } from '../timeseq/secret-command.js';
@@ -15,6 +17,8 @@ const program = new Command('nfknock')
   .helpOption('-h, --help', 'this help text');
 
 registerKnockCommand(program);
+registerConnectCommand(program);
+registerSequenceCommand(program);
 registerRulesCommand(program);
 registerCheckCommand(program);
 registerSimulateCommand(program);

@@ -1,37 +1,27 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import type { Family, KnockStep, TimeSequenceSpec } from '../core/types.js';
-import { deriveSequence, timeSequenceDefaults, timeSequenceProblem, timeStepAt } from '../timeseq/derive.js';
+import type { KnockStep } from '../core/types.js';
+import { deriveSequence, timeSequenceDefaults, timeStepAt } from '../timeseq/derive.js';
 import { parseSecretText } from '../timeseq/secret.js';
 import { parsePortRange, parseProtocols, parseWholeNumber } from '../timeseq/spec.js';
-import { sendKnocks, type SendKnocksOptions } from './knock.js';
-import { forceUdp, parseDelay, parseKnockTargets } from './targets.js';
+import type { ClientHost } from './client-config.js';
+import { loadClientHost } from './client-config-load.js';
+import { sendKnocks, type ResolvedHost, type SendKnocksOptions } from './knock.js';
+import { planKnock, type KnockFlags, type KnockPlan, type SecretSource } from './plan.js';
+import { parseDelay } from './targets.js';
 
-/** The flags of `nfknock knock`, as commander hands them over (already parsed by the option parsers). */
-export interface KnockCommandOptions {
-  udp?: boolean;
-  delay?: number;
-  ipv4?: boolean;
-  ipv6?: boolean;
-  verbose?: boolean;
-  secret?: string;
-  secretEnv?: string;
-  door?: string;
-  period?: number;
-  length?: number;
-  ports?: { portMin: number; portMax: number };
-  protocols?: TimeSequenceSpec['protocols'];
-}
-
-/** Everything the command touches outside itself, so tests can run it without a network or a clock. */
+/** Everything the client commands touch outside themselves, so tests can run them without a network or a clock. */
 export interface KnockCommandIo {
   now(): number;
   readFile(path: string): Promise<string>;
   env: Record<string, string | undefined>;
   out(line: string): void;
   warn(line: string): void;
-  send(host: string, steps: KnockStep[], options: SendKnocksOptions): Promise<void>;
+  /** The alias `name` of the client config (`-F FILE`, or the default one), secret loaded; undefined when none. */
+  loadHost(file: string | undefined, name: string): Promise<ClientHost | undefined>;
+  /** Sends the knocks; resolves with the addresses knocked, first the one a connection should use. */
+  send(host: string, steps: KnockStep[], options: SendKnocksOptions): Promise<ResolvedHost[]>;
 }
 
 export const defaultKnockCommandIo: KnockCommandIo = {
@@ -40,88 +30,70 @@ export const defaultKnockCommandIo: KnockCommandIo = {
   env: process.env,
   out: (line) => process.stdout.write(`${line}\n`),
   warn: (line) => process.stderr.write(`${line}\n`),
+  loadHost: (file, name) => loadClientHost(file, name, process.env),
   send: sendKnocks,
 };
 
-const TIME_FLAGS = ['door', 'period', 'length', 'ports', 'protocols'] as const;
+/** Reads the alias (if `host` is one) and plans the knock; shared by knock, connect and sequence. */
+export async function planFromArguments(host: string, ports: string[], flags: KnockFlags, io: KnockCommandIo): Promise<KnockPlan> {
+  const alias = host === '' ? undefined : await io.loadHost(flags.config, host);
+  return planKnock(host, ports, flags, alias);
+}
 
-export async function runKnockCommand(host: string, ports: string[], options: KnockCommandOptions, io: KnockCommandIo = defaultKnockCommandIo): Promise<void> {
-  if (options.ipv4 && options.ipv6) throw new NfknockError(ErrorCodes.USAGE, '-4 and -6 cannot be used together');
-  const family: Family | undefined = options.ipv4 ? 4 : options.ipv6 ? 6 : undefined;
-  const timed = options.secret !== undefined || options.secretEnv !== undefined;
-  const steps = timed ? await timeBasedSteps(ports, options, io) : fixedSteps(ports, options, io);
-  await io.send(host, steps, {
-    delayMs: options.delay ?? 0,
-    ...(family === undefined ? {} : { family }),
-    ...(options.verbose ? { verbose: io.out } : {}),
+/** The steps to knock now: the fixed ones, or the current step's derivation by the server's own code. */
+export async function currentSteps(plan: KnockPlan, io: KnockCommandIo, at: number = io.now()): Promise<{ steps: KnockStep[]; step?: number }> {
+  const sequence = plan.sequence;
+  if (sequence.kind === 'fixed') return { steps: sequence.steps };
+  const secret = await loadSecret(sequence.secret, io);
+  const step = timeStepAt(at, sequence.spec.periodSeconds);
+  return { steps: deriveSequence({ ...sequence.spec, secret }, sequence.door, step), step };
+}
+
+/** Knocks as planned; resolves with the addresses knocked. */
+export async function knockAsPlanned(plan: KnockPlan, flags: KnockFlags, io: KnockCommandIo): Promise<ResolvedHost[]> {
+  if (plan.overriddenByUdp.length > 0) io.warn(`nfknock: -u sends every knock as UDP, as knock does, including ${plan.overriddenByUdp.join(' ')}`);
+  const { steps } = await currentSteps(plan, io);
+  return io.send(plan.host, steps, {
+    delayMs: plan.delayMs,
+    ...(plan.families === 'first' ? {} : { family: plan.families }),
+    ...(flags.verbose ? { verbose: io.out } : {}),
   });
 }
 
-function fixedSteps(ports: string[], options: KnockCommandOptions, io: KnockCommandIo): KnockStep[] {
-  const stray = TIME_FLAGS.filter((flag) => options[flag] !== undefined);
-  if (stray.length > 0) {
-    throw new NfknockError(ErrorCodes.USAGE, `--${stray.join(', --')} ${stray.length === 1 ? 'makes' : 'make'} sense only with --secret or --secret-env`);
-  }
-  if (ports.length === 0) throw new NfknockError(ErrorCodes.USAGE, 'no ports to knock on: give at least one PORT[:tcp|udp], or --secret and --door');
-  if (!options.udp) return parseKnockTargets(ports, 'tcp');
-  const { steps, overridden } = forceUdp(ports);
-  if (overridden.length > 0) io.warn(`nfknock: -u sends every knock as UDP, as knock does, including ${overridden.join(' ')}`);
-  return steps;
+export async function runKnockCommand(host: string, ports: string[], flags: KnockFlags, io: KnockCommandIo = defaultKnockCommandIo): Promise<void> {
+  await knockAsPlanned(await planFromArguments(host, ports, flags, io), flags, io);
 }
 
-async function timeBasedSteps(ports: string[], options: KnockCommandOptions, io: KnockCommandIo): Promise<KnockStep[]> {
-  if (options.secret !== undefined && options.secretEnv !== undefined) throw new NfknockError(ErrorCodes.USAGE, 'give --secret or --secret-env, not both');
-  if (ports.length > 0) throw new NfknockError(ErrorCodes.USAGE, `ports are derived from the secret; remove ${ports.join(' ')}`);
-  if (options.udp) throw new NfknockError(ErrorCodes.USAGE, '-u cannot be used with a secret; use --protocols udp');
-  const door = options.door;
-  if (door === undefined || door === '') throw new NfknockError(ErrorCodes.USAGE, '--door NAME is needed with a secret: the sequence depends on the door name');
-  const secret = await loadSecret(options, io);
-  const spec: TimeSequenceSpec & { secret: Uint8Array } = {
-    ...timeSequenceDefaults,
-    ...(options.ports ?? {}),
-    ...(options.period === undefined ? {} : { periodSeconds: options.period }),
-    ...(options.length === undefined ? {} : { length: options.length }),
-    ...(options.protocols === undefined ? {} : { protocols: options.protocols }),
-    secret,
-  };
-  const problem = timeSequenceProblem(spec);
-  if (problem) throw new NfknockError(ErrorCodes.USAGE, problem);
-  return deriveSequence(spec, door, timeStepAt(io.now(), spec.periodSeconds));
-}
-
-async function loadSecret(options: KnockCommandOptions, io: KnockCommandIo): Promise<Uint8Array> {
-  if (options.secretEnv !== undefined) {
-    const value = io.env[options.secretEnv];
-    if (value === undefined) throw new NfknockError(ErrorCodes.USAGE, `environment variable ${options.secretEnv} is not set`);
-    return parseSecretText(value, `$${options.secretEnv}`);
+async function loadSecret(source: SecretSource, io: KnockCommandIo): Promise<Uint8Array> {
+  if (source.kind === 'loaded') return source.bytes;
+  if (source.kind === 'env') {
+    const value = io.env[source.name];
+    if (value === undefined) throw new NfknockError(ErrorCodes.USAGE, `environment variable ${source.name} is not set`);
+    return parseSecretText(value, `$${source.name}`);
   }
-  const path = options.secret as string;
   let text: string;
   try {
-    text = await io.readFile(path);
+    text = await io.readFile(source.path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new NfknockError(ErrorCodes.USAGE, `cannot read secret file ${path}: ${code}`, { cause: error });
+    throw new NfknockError(ErrorCodes.USAGE, `cannot read secret file ${source.path}: ${code}`, { cause: error });
   }
-  return parseSecretText(text, path);
+  return parseSecretText(text, source.path);
 }
 
 /** Commander's option parsers must throw to reject a value; NfknockError keeps the stable code. */
 const wholeNumber = (what: string) => (value: string) => parseWholeNumber(value, what);
 
-/** Defines `knock` with knock(1)'s flags plus the time-based ones; the CLI only calls this. */
-export function registerKnockCommand(program: Command, io: KnockCommandIo = defaultKnockCommandIo): Command {
-  return program
-    .command('knock')
-    .description('send a knock sequence, like knockd\'s knock client (or the current time-based sequence of a door)')
-    .usage('[options] <host> <port[:proto]> [port[:proto]] ...')
-    .argument('<host>', 'host name or address to knock on')
-    .argument('[ports...]', 'PORT, PORT:tcp or PORT:udp, in order')
+/** The options knock, connect and sequence share: knock(1)'s, the client config's and the time-based ones. */
+export function addKnockOptions(command: Command): Command {
+  return command
     .option('-u, --udp', 'make all port hits use UDP (default is TCP)')
     .addOption(new Option('-d, --delay <ms>', 'wait <ms> milliseconds between port hits').argParser(parseDelay))
-    .option('-4, --ipv4', 'force usage of IPv4')
-    .option('-6, --ipv6', 'force usage of IPv6')
+    .option('-4, --ipv4', 'force usage of IPv4 (with -6, written -46: both families)')
+    .option('-6, --ipv6', 'force usage of IPv6 (with -4, written -46: both families)')
+    .option('--all-families', 'knock over IPv4 and IPv6 when the host name has both (same as -46)')
     .option('-v, --verbose', 'be verbose')
+    .option('-F, --config <file>', 'client config with host aliases (default $XDG_CONFIG_HOME/nfknock/client.conf or ~/.config/nfknock/client.conf)')
     .option('--secret <file>', 'time-based door: file holding the base32 secret')
     .option('--secret-env <var>', 'time-based door: environment variable holding the base32 secret')
     .option('--door <name>', 'time-based door: the door name as in the server\'s config')
@@ -130,8 +102,18 @@ export function registerKnockCommand(program: Command, io: KnockCommandIo = defa
     .addOption(
       new Option('--ports <a-b>', `time-based door: port range (default ${timeSequenceDefaults.portMin}-${timeSequenceDefaults.portMax})`).argParser(parsePortRange),
     )
-    .addOption(new Option('--protocols <p>', `time-based door: tcp, udp or mixed (default ${timeSequenceDefaults.protocols})`).argParser(parseProtocols))
-    .action(async (host: string, ports: string[], options: KnockCommandOptions) => {
-      await runKnockCommand(host, ports, options, io);
-    });
+    .addOption(new Option('--protocols <p>', `time-based door: tcp, udp or mixed (default ${timeSequenceDefaults.protocols})`).argParser(parseProtocols));
+}
+
+/** Defines `knock` with knock(1)'s flags plus the time-based ones and aliases; the CLI only calls this. */
+export function registerKnockCommand(program: Command, io: KnockCommandIo = defaultKnockCommandIo): Command {
+  const command = program
+    .command('knock')
+    .description('send a knock sequence, like knockd\'s knock client (or the current time-based sequence of a door, or an alias\'s)')
+    .usage('[options] <host|alias> [port[:proto]] ...')
+    .argument('<host>', 'host name, address, or alias from the client config')
+    .argument('[ports...]', 'PORT, PORT:tcp or PORT:udp, in order');
+  return addKnockOptions(command).action(async (host: string, ports: string[], flags: KnockFlags) => {
+    await runKnockCommand(host, ports, flags, io);
+  });
 }

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import type { LookupAddress } from 'node:dns';
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
 import { canonicalAddress } from '../core/address.js';
@@ -8,8 +9,8 @@ import type { Family, KnockStep } from '../core/types.js';
 export interface SendKnocksOptions {
   /** Pause between two knocks, as knock's `-d`. */
   delayMs: number;
-  /** knock's `-4`/`-6`; undefined takes getaddrinfo's first answer, as knock does. */
-  family?: Family;
+  /** knock's `-4`/`-6`; undefined takes getaddrinfo's first answer, as knock does; 'both' knocks over each family the name has. */
+  family?: Family | 'both';
   /** Receives knock's verbose lines (`hitting tcp 10.0.0.1:7000`). */
   verbose?: (line: string) => void;
 }
@@ -25,12 +26,18 @@ export interface ResolvedHost {
  * single NUL byte (knock.c's `sendto(sd, "", 1, ...)`). Unlike knock, the host is resolved once, so
  * round-robin DNS cannot split one sequence across two servers.
  */
-export async function sendKnocks(host: string, steps: KnockStep[], options: SendKnocksOptions): Promise<void> {
+export async function sendKnocks(host: string, steps: KnockStep[], options: SendKnocksOptions): Promise<ResolvedHost[]> {
   if (steps.length === 0) throw new NfknockError(ErrorCodes.USAGE, 'no ports to knock on');
   if (!Number.isInteger(options.delayMs) || options.delayMs < 0) {
     throw new NfknockError(ErrorCodes.USAGE, `delay ${options.delayMs} ms must be a whole number, 0 or more`);
   }
-  const target = await resolveKnockHost(host, options.family);
+  const targets = options.family === 'both' ? await resolveBothFamilies(host) : [await resolveKnockHost(host, options.family)];
+  // One family after the other: each source address must see its whole sequence in order.
+  for (const target of targets) await knockAt(target, steps, options);
+  return targets;
+}
+
+async function knockAt(target: ResolvedHost, steps: KnockStep[], options: SendKnocksOptions): Promise<void> {
   for (const [index, step] of steps.entries()) {
     if (index > 0 && options.delayMs > 0) await sleep(options.delayMs);
     options.verbose?.(`hitting ${step.protocol} ${target.address}:${step.port}`);
@@ -50,13 +57,37 @@ export async function resolveKnockHost(host: string, family?: Family): Promise<R
     return literal;
   }
   try {
-    const answer = await lookup(host, { family: family ?? 0, verbatim: true });
-    return { address: canonicalAddress(answer.address)?.address ?? answer.address, family: answer.family === 6 ? 6 : 4 };
+    return resolved(await lookup(host, { family: family ?? 0, verbatim: true }));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    const wanted = family === undefined ? '' : ` (IPv${family} only)`;
-    throw new NfknockError(ErrorCodes.CLIENT, `cannot resolve host ${JSON.stringify(host)}${wanted}: ${code}`, { cause: error });
+    throw resolutionFailed(host, family === undefined ? '' : ` (IPv${family} only)`, error);
   }
+}
+
+/**
+ * `--all-families`: getaddrinfo's first answer, then the first answer of the other family if the name
+ * has one, so the door opens for whichever family ssh then picks. A literal is just itself.
+ */
+export async function resolveBothFamilies(host: string): Promise<ResolvedHost[]> {
+  if (host.trim() === '' || canonicalAddress(host) || isIPv6(host)) return [await resolveKnockHost(host)];
+  let answers: LookupAddress[];
+  try {
+    answers = await lookup(host, { all: true, verbatim: true });
+  } catch (error) {
+    throw resolutionFailed(host, '', error);
+  }
+  const first = answers[0];
+  if (!first) throw resolutionFailed(host, '', new Error('no addresses'));
+  const other = answers.find((answer) => answer.family !== first.family);
+  return other ? [resolved(first), resolved(other)] : [resolved(first)];
+}
+
+function resolved(answer: LookupAddress): ResolvedHost {
+  return { address: canonicalAddress(answer.address)?.address ?? answer.address, family: answer.family === 6 ? 6 : 4 };
+}
+
+function resolutionFailed(host: string, wanted: string, error: unknown): NfknockError {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return new NfknockError(ErrorCodes.CLIENT, `cannot resolve host ${JSON.stringify(host)}${wanted}: ${code}`, { cause: error });
 }
 
 /** The peer answering (RST, or even SYN-ACK) proves the SYN arrived; only local failures count. */

@@ -33,7 +33,8 @@ export async function loadConfig(path: string): Promise<Config> {
   return config;
 }
 
-async function completeTimeSequence(door: Door, configPath: string, configStats: Stats, problems: ConfigProblem[]): Promise<void> {
+/** Also completes a client.conf alias (src/client), so a secret file is refused there exactly as here. */
+export async function completeTimeSequence(door: Pick<Door, 'name' | 'line' | 'keyLines' | 'timeSequence'>, configPath: string, configStats: Stats, problems: ConfigProblem[]): Promise<void> {
   const spec = door.timeSequence;
   if (!spec) return;
   const line = door.keyLines['sequence_secret'] ?? door.line;
@@ -88,11 +89,11 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
 }
 
 /** Trusted like OpenSSH's StrictModes (src/trust/): no symlink, owner root or us, mode, ancestors. */
-function readRegularFile(path: string, kind: TrustKind, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
+export function readRegularFile(path: string, kind: TrustKind, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
   return readTrustedFile(path, kind, maxBytes);
 }
 
-function readError(path: string, what: string, error: unknown): NfknockError {
+export function readError(path: string, what: string, error: unknown): NfknockError {
   if (error instanceof NfknockError) return error;
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   const detail = error instanceof Error ? error.message : String(error);
@@ -105,7 +106,7 @@ function readError(path: string, what: string, error: unknown): NfknockError {
  * Commands are handed to /bin/sh as JavaScript strings, which Node encodes as UTF-8: bytes that
  * are not UTF-8 could not be passed on unchanged, so they are refused at their line.
  */
-function decodeUtf8(bytes: Buffer, file: string): string {
+export function decodeUtf8(bytes: Buffer, file: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

@@ -68,7 +68,8 @@ import { runtimeLimitProblems } from './runtime-limits.js';
 import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, wholeNumber, type Checked } from './option-values.js';
 import { TIME_SEQUENCE_LIMITS } from '../timeseq/derive.js';
 import { parsePort, parseSequence } from './sequence.js';
-import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
+import { readSections, type ConfigSection, type SectionDialect, type SectionEntry } from './sections.js';
+import { asciiLower, cTrim } from './text.js';
 
 export const OPTIONS_SECTION = 'options';
 export const DEFAULT_SEQ_TIMEOUT_SECONDS = 25;
@@ -145,23 +146,8 @@ const SEQUENCE_SOURCE_KEYS: DoorKey[] = ['sequence', 'one_time_sequences', 'sequ
 /** Quoted back instead of a secret's text, which must never reach a log. */
 const SECRET_NOT_SHOWN = 'Sequence_Secret = (not shown)';
 
-interface Entry {
-  /** Trimmed text after the first `=`. */
-  value: string;
-  line: number;
-  /** The whole trimmed line, quoted back in messages. */
-  text: string;
-}
-
-interface Section {
-  name: string;
-  line: number;
-  text: string;
-  isOptions: boolean;
-  entries: Map<string, Entry>;
-  /** A key line of this section was refused; door-level checks would only repeat the problem. */
-  hadKeyProblem: boolean;
-}
+type Entry = SectionEntry;
+type Section = ConfigSection<string>;
 
 type Report = (code: ConfigProblem['code'], message: string, line: number, text: string) => void;
 
@@ -173,7 +159,8 @@ type Report = (code: ConfigProblem['code'], message: string, line: number, text:
 export function parseConfig(text: string, file: string): Config {
   const problems: ConfigProblem[] = [];
   const report: Report = (code, message, line, quoted) => problems.push({ code, message, file, line, text: quoted });
-  const { sections, useSyslog } = readSections(text, report);
+  const { sections, flags } = readSections(text, KNOCKD_DIALECT, (message, line, quoted) => report(ErrorCodes.CONFIG_SYNTAX, message, line, quoted));
+  const useSyslog = flags.has('usesyslog');
 
   const optionsSection = sections.find((s) => s.isOptions);
   const options = optionsSection ? interpretOptions(optionsSection, report) : { ...defaultOptions };
@@ -191,73 +178,16 @@ export function parseConfig(text: string, file: string): Config {
   return { file, options, doors };
 }
 
-function readSections(text: string, report: Report): { sections: Section[]; useSyslog: boolean } {
-  const sections: Section[] = [];
-  const sectionLines = new Map<string, number>();
-  let current: Section | undefined;
-  let useSyslog = false;
-  const syntax = (message: string, line: number, quoted: string) => report(ErrorCodes.CONFIG_SYNTAX, message, line, quoted);
-
-  splitLines(text).forEach((raw, index) => {
-    const line = index + 1;
-    const trimmed = cTrim(raw);
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    if (raw.includes('\u0000')) {
-      syntax('NUL byte in line', line, trimmed.replaceAll('\u0000', '\\0'));
-      if (current) current.hadKeyProblem = true;
-      return;
-    }
-    if (trimmed.startsWith('[')) {
-      // A broken header swallows the lines after it into a section that is never used, so
-      // they are neither attributed to the previous door nor reported as outside any section.
-      current = { name: '', line, text: trimmed, isOptions: false, entries: new Map(), hadKeyProblem: true };
-      if (!trimmed.endsWith(']') || trimmed.length < 2) return syntax('section header without a closing "]"', line, trimmed);
-      const name = trimmed.slice(1, -1);
-      if (name === '') return syntax('empty section name', line, trimmed);
-      if (CONTROL_CHARACTER.test(name)) return syntax('control character in section name', line, JSON.stringify(name).slice(1, -1));
-      const earlier = sectionLines.get(name);
-      if (earlier !== undefined) return syntax(`section [${name}] already defined on line ${earlier}`, line, trimmed);
-      sectionLines.set(name, line);
-      current = { name, line, text: trimmed, isOptions: name === OPTIONS_SECTION, entries: new Map(), hadKeyProblem: false };
-      sections.push(current);
-      return;
-    }
-    const equals = trimmed.indexOf('=');
-    const writtenKey = cTrim(equals < 0 ? trimmed : trimmed.slice(0, equals));
-    const key = asciiLower(writtenKey);
-    if (!current) return syntax('directive before any section ([options] or [door name] must come first)', line, trimmed);
-    if (equals < 0) {
-      if (key === 'usesyslog') {
-        useSyslog = true;
-        return;
-      }
-      current.hadKeyProblem = true;
-      const known = DOOR_KEYS.has(key) || OPTION_KEYS.has(key);
-      return syntax(known ? `${writtenKey} needs a value ("${writtenKey} = ...")` : 'line is not "key = value"', line, trimmed);
-    }
-    if (writtenKey === '') {
-      current.hadKeyProblem = true;
-      return syntax('missing key before "="', line, trimmed);
-    }
-    if (key === 'usesyslog') {
-      current.hadKeyProblem = true;
-      return syntax('UseSyslog is a flag: write it alone on its line, without "="', line, trimmed);
-    }
-    const canonical = current.isOptions ? OPTION_KEYS.get(key) : DOOR_KEYS.get(key);
-    if (canonical === undefined) {
-      current.hadKeyProblem = true;
-      return syntax(unknownKeyMessage(writtenKey, key, current), line, trimmed);
-    }
-    const earlier = current.entries.get(canonical);
-    if (earlier !== undefined) {
-      current.hadKeyProblem = true;
-      const name = current.isOptions ? OPTION_KEY_NAMES[canonical as OptionKey] : DOOR_KEY_NAMES[canonical as DoorKey];
-      return syntax(`${name} already set on line ${earlier.line} (knockd would silently keep the last one)`, line, trimmed);
-    }
-    current.entries.set(canonical, { value: cTrim(trimmed.slice(equals + 1)), line, text: trimmed });
-  });
-  return { sections, useSyslog };
-}
+/** knockd.conf's keys for the shared section reader: `[options]` holds options, every other section is a door. */
+const KNOCKD_DIALECT: SectionDialect<string> = {
+  optionsSection: OPTIONS_SECTION,
+  flags: new Map([['usesyslog', 'UseSyslog']]),
+  keyFor: (section, key) => (section.isOptions ? OPTION_KEYS.get(key) : DOOR_KEYS.get(key)),
+  spell: (section, key) => (section.isOptions ? OPTION_KEY_NAMES[key as OptionKey] : DOOR_KEY_NAMES[key as DoorKey]),
+  isKnown: (key) => DOOR_KEYS.has(key) || OPTION_KEYS.has(key),
+  unknownKey: unknownKeyMessage,
+  beforeAnySection: 'directive before any section ([options] or [door name] must come first)',
+};
 
 function unknownKeyMessage(writtenKey: string, key: string, section: Section): string {
   if (section.isOptions) {
@@ -392,7 +322,7 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
   return door;
 }
 
-type Invalid = (message: string, line: number, quoted: string) => void;
+export type Invalid = (message: string, line: number, quoted: string) => void;
 
 function interpretTcpFlags(entry: Entry | undefined, invalid: Invalid): TcpFlagRule {
   const rule: TcpFlagRule = { required: 0, forbidden: 0 };
@@ -416,7 +346,7 @@ function interpretTcpFlags(entry: Entry | undefined, invalid: Invalid): TcpFlagR
   return rule;
 }
 
-function interpretTimeSequence(entries: Map<DoorKey, Entry>, invalid: Invalid): TimeSequenceSpec | undefined {
+export function interpretTimeSequence(entries: ReadonlyMap<DoorKey, Entry>, invalid: Invalid): TimeSequenceSpec | undefined {
   const secretEntry = entries.get('sequence_secret');
   if (!secretEntry) {
     for (const key of TIME_SEQUENCE_DETAIL_KEYS) {

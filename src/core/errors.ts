@@ -14,6 +14,8 @@ export const ErrorCodes = {
   STATE_IO: 'NFK_STATE_IO',
   COMMAND_FAILED: 'NFK_COMMAND_FAILED',
   CLIENT: 'NFK_CLIENT',
+  /** `nfknock connect`: the port did not accept a connection in time after the knock. */
+  CONNECT_TIMEOUT: 'NFK_CONNECT_TIMEOUT',
   MISSING_TOOL: 'NFK_MISSING_TOOL',
   INTERNAL: 'NFK_INTERNAL',
   /** A file or directory the daemon would trust is open to others (owner, mode, symlink, ancestor). */
@@ -67,6 +69,7 @@ export const exitStatusByCode: Record<ErrorCode, number> = {
   NFK_STATE_IO: 74,
   NFK_COMMAND_FAILED: 71,
   NFK_CLIENT: 68,
+  NFK_CONNECT_TIMEOUT: 75,
   NFK_MISSING_TOOL: 69,
   NFK_INTERNAL: 70,
   NFK_UNTRUSTED: 77,

@@ -8,6 +8,7 @@ import { SERVICE_PORT, hpingOnce, loadGeneratedFirewall, nfknockPath, removeDir,
 import { countOf, waitForLog } from '../helpers/hardening-lab.js';
 import { deriveSequence, timeStepAt } from '../../src/timeseq/derive.js';
 import { parseSecretText } from '../../src/timeseq/secret.js';
+import { withinOneStep } from '../helpers/time-steps.js';
 
 const gate = e2eGate({ tools: ['hping3'] });
 
@@ -40,12 +41,6 @@ async function knockTimed(lab: Lab, secretFile: string): Promise<void> {
   await lab.execOk('client', [process.execPath, nfknockPath, ...argv, lab.serverAddress(4)]);
 }
 
-/** Waits for the next step when fewer than NEEDED_MS remain in the current one. */
-async function withinOneStep(): Promise<number> {
-  const left = PERIOD * 1000 - (Date.now() % (PERIOD * 1000));
-  if (left < NEEDED_MS) await sleep(left + 200);
-  return timeStepAt(Date.now(), PERIOD);
-}
 
 test('time-based door: the client opens it, a replay from another address and a wrong secret open nothing', { skip: gate.skip, timeout: 60_000 }, async (t) => {
   const lab = await createLab({ name: 'nfkj-time' });
@@ -70,7 +65,7 @@ test('time-based door: the client opens it, a replay from another address and a 
   const spoofed = client.replace(/\.\d+$/, '.77');
   const opens = () => opensIn(daemon, DOOR);
 
-  const step = await withinOneStep();
+  const step = await withinOneStep(PERIOD, NEEDED_MS);
   await knockTimed(lab, secretFile);
   await waitForLog(daemon, `${client}: ${DOOR}: OPEN SESAME`);
   await waitForProbe(lab, 4, 'open', 3000);
