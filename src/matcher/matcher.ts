@@ -207,7 +207,7 @@ export class Matcher {
     for (let i = 0; i < candidates.length; i++) if (stepMatches(candidates[i]!.steps[stage], event)) matches++;
     if (matches > 0) {
       // Shares the array while every candidate still matches (always, for fixed and one-time doors).
-      const matching = matches === candidates.length ? candidates : candidates.filter((candidate) => stepMatches(candidate.steps[stage], event));
+      const matching = matches === candidates.length ? candidates : narrowed(candidates, stage, event, matches);
       this.byStage[stage]?.delete(attempt);
       attempt.candidates = matching;
       attempt.stage = stage + 1;
@@ -244,7 +244,7 @@ export class Matcher {
       if (candidate.steps.length === 1) finishes = true;
     }
     if (matches === 0) return;
-    const matching = matches === candidates.length ? candidates : candidates.filter((candidate) => stepMatches(candidate.steps[0], event));
+    const matching = matches === candidates.length ? candidates : narrowed(candidates, 0, event, matches);
     if (finishes) {
       this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === 1));
       return;
@@ -341,6 +341,22 @@ export class Matcher {
     }
     return bucket;
   }
+}
+
+/**
+ * One shared array per candidate, for the usual narrowing of a time-based door's two candidates (the
+ * current and the previous step) to the one a knock matches: a flood of first knocks then allocates
+ * nothing. Candidates are never mutated, so sharing `[candidate]` is safe.
+ */
+const alone = new WeakMap<Candidate, Candidate[]>();
+
+function narrowed(candidates: Candidate[], stage: number, event: KnockEvent, matches: number): Candidate[] {
+  if (matches > 1) return candidates.filter((candidate) => stepMatches(candidate.steps[stage], event));
+  let only = candidates[0]!;
+  for (let i = 0; i < candidates.length; i++) if (stepMatches(candidates[i]!.steps[stage], event)) only = candidates[i]!;
+  let array = alone.get(only);
+  if (!array) alone.set(only, (array = [only]));
+  return array;
 }
 
 function stepMatches(step: KnockStep | undefined, event: KnockEvent): boolean {
