@@ -3,7 +3,7 @@
  * heap under millions of distinct sources, and (as root) end-to-end floods against nfknockd and, where
  * installed, Debian's knockd. Prints a table and writes it, with the machine, to BENCHMARKS.md.
  *
- *   node dist/scripts/bench.js [--seconds N] [--no-e2e] [--no-knockd] [--profile] [--out FILE] [--node-options OPTS]
+ *   node dist/scripts/bench.js [--seconds N] [--no-e2e] [--no-knockd] [--no-scaling] [--profile] [--out FILE] [--node-options OPTS]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,32 +15,36 @@ import { isRoot, missingTools } from './lib/tools.js';
 import { runE2e, type E2eResult, type FloodPlan } from './bench/e2e.js';
 import type { InProcessResult } from './bench/inprocess.js';
 import { summariseProfile, type ProfileLine } from './bench/profile-summary.js';
+import { footprintLines, measureFootprint, runScalingPlans, scalingGoals, scalingTable, type Footprint, type ScalingRow } from './bench/scaling-report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(here, '..', '..');
 const inProcessScript = join(here, 'bench', 'inprocess.js');
+const scalingScript = join(here, 'bench', 'scaling.js');
 
 interface Flags {
   seconds: number;
   e2e: boolean;
   knockd: boolean;
   profile: boolean;
+  scaling: boolean;
   out: string;
   /** NODE_OPTIONS for nfknockd, to try V8 heap settings (e.g. "--max-semi-space-size=4"). */
   nodeOptions?: string;
 }
 
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { seconds: 10, e2e: true, knockd: true, profile: false, out: join(repoRoot, 'BENCHMARKS.md') };
+  const flags: Flags = { seconds: 10, e2e: true, knockd: true, profile: false, scaling: true, out: join(repoRoot, 'BENCHMARKS.md') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--no-e2e') flags.e2e = false;
     else if (arg === '--no-knockd') flags.knockd = false;
     else if (arg === '--profile') flags.profile = true;
+    else if (arg === '--no-scaling') flags.scaling = false;
     else if (arg === '--seconds') flags.seconds = Number(argv[++i]);
     else if (arg === '--out') flags.out = argv[++i] ?? flags.out;
     else if (arg === '--node-options') flags.nodeOptions = argv[++i] ?? '';
-    else throw new Error(`unknown option ${arg}; use --seconds N, --no-e2e, --no-knockd, --profile, --out FILE, --node-options OPTS`);
+    else throw new Error(`unknown option ${arg}; use --seconds N, --no-e2e, --no-knockd, --no-scaling, --profile, --out FILE, --node-options OPTS`);
   }
   if (!(Number.isInteger(flags.seconds) && flags.seconds >= 3 && flags.seconds <= 60)) throw new Error('--seconds must be 3-60');
   return flags;
@@ -194,6 +198,16 @@ function goals(inProcess: InProcessResult[], e2e: E2eResult[]): string[] {
   return lines;
 }
 
+function e2eFigures(results: E2eResult[]): { floodPeakRssMB?: number; floodKnockToCommandMs?: number; fixedCpuRatio?: number } {
+  const flood = results.find((r) => r.daemon === 'nfknockd' && r.mode === 'flood');
+  const fixed = results.find((r) => r.daemon === 'nfknockd' && r.mode === 'fixed');
+  const knockd = results.find((r) => r.daemon === 'knockd' && r.mode === 'fixed');
+  return {
+    ...(flood ? { floodPeakRssMB: flood.peakRssMB, ...(flood.knockToCommandMs === undefined ? {} : { floodKnockToCommandMs: flood.knockToCommandMs }) } : {}),
+    ...(fixed && knockd && knockd.cpuSeconds > 0 ? { fixedCpuRatio: fixed.cpuSeconds / knockd.cpuSeconds } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const started = new Date();
@@ -211,6 +225,13 @@ async function main(): Promise<void> {
     inProcess.push(result);
   }
   const profile = flags.profile ? await profileNflog() : [];
+  let scaling: ScalingRow[] = [];
+  let footprint: Footprint | undefined;
+  if (flags.scaling) {
+    say('nfknock bench: scaling (medians of 3 runs, CPU time) and footprint');
+    scaling = await runScalingPlans(scalingScript, say);
+    footprint = await measureFootprint(repoRoot);
+  }
 
   const e2e: E2eResult[] = [];
   const e2eSkipped: string[] = [];
@@ -258,6 +279,7 @@ async function main(): Promise<void> {
     '',
     ...goals(inProcess, e2e),
     '',
+    ...(flags.scaling ? ['## Goals of issue 14 (cost flat in what grows)', '', ...scalingGoals(scaling, footprint, e2eFigures(e2e)), ''] : []),
     '## In process (one core)',
     '',
     inProcessTable(inProcess),
@@ -279,6 +301,20 @@ async function main(): Promise<void> {
     '',
     ...(profile.length > 0
       ? ['CPU profile of the NFLOG path (`node --cpu-prof`, self time):', '', '```', ...profile.map((p) => `${p.percent.toFixed(1).padStart(5)}%  ${p.name}  ${p.where}`), '```', '']
+      : []),
+    ...(flags.scaling
+      ? [
+          '## Scaling',
+          '',
+          'Each row is the median of three runs, each in a fresh process (`scripts/bench/scaling.ts`); times are the',
+          'process\'s CPU time (`process.cpuUsage`), so other load on the machine disturbs them less than wall time.',
+          '',
+          ...scalingTable(scaling),
+          '## Footprint',
+          '',
+          ...(footprint ? footprintLines(footprint) : []),
+          '',
+        ]
       : []),
     '## End to end (root, two network namespaces)',
     '',

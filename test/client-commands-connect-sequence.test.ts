@@ -140,11 +140,12 @@ test('sequence: no door, an unknown alias, or both an alias and a secret are usa
   }
 });
 
-test('property: connect\'s PORT is exactly a decimal 1-65535, and sequence output is what knock(1) arguments parse back to', () => {
+test('property: connect\'s PORT is exactly a decimal 1-65535 (blanks around it ignored, like every flag), and sequence output is what knock(1) arguments parse back to', () => {
   fc.assert(
     fc.property(fc.oneof(fc.integer({ min: -5, max: 70_000 }).map(String), fc.string({ maxLength: 7 })), (text) => {
-      const valid = /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
-      if (valid) assert.equal(parseServicePort(text), Number(text));
+      const digits = text.trim();
+      const valid = /^\d+$/.test(digits) && Number(digits) >= 1 && Number(digits) <= 65535;
+      if (valid) assert.equal(parseServicePort(text), Number(digits));
       else assert.throws(() => parseServicePort(text), usage, text);
     }),
     { numRuns: 5000 },

@@ -3,6 +3,7 @@ import { substituteCommand } from '../config/substitute.js';
 import { resolveStartCommand, resolveStopCommand } from '../config/commands.js';
 import { canonicalAddress } from '../core/address.js';
 import { NfknockError } from '../core/errors.js';
+import { checkDoorPairs, CloserIndex } from './door-pairs.js';
 
 export interface ListeningFacts {
   /** Sockets reachable from other hosts (loopback-only listeners are left out by readListening). */
@@ -74,10 +75,11 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
   const warn = (door: Door, code: WarningCode, message: string, severity: 'warning' | 'note' = 'warning', key?: string) =>
     warnings.push({ code, severity, door: door.name, line: (key && door.keyLines[key]) || door.line, message });
 
+  const closers = new CloserIndex(config.doors, deletionOf, opens);
   for (const door of config.doors) {
     checkPorts(door, facts, warn);
     checkSequence(door, warn);
-    checkCommands(door, config.doors, warn);
+    checkCommands(door, closers, warn);
     checkTimeouts(door, warn);
   }
   checkDoorPairs(config.doors, warn);
@@ -152,7 +154,7 @@ function deletionOf(command: string): string {
   return command.replace(/\s(-A|--append)\s+(\S+)/, ' -D $2').replace(/\s(-I|--insert)\s+(\S+)(\s+\d+)?/, ' -D $2').replace(/\badd element\b/, 'delete element').replace(/\s+/g, ' ').trim();
 }
 
-function checkCommands(door: Door, doors: Door[], warn: Warn): void {
+function checkCommands(door: Door, closers: CloserIndex, warn: Warn): void {
   const start = resolveStartCommand(door, 4);
   if (start === undefined && resolveStartCommand(door, 6) === undefined) {
     warn(door, 'no-start-command', 'no start_command: knocking this door does nothing', 'warning');
@@ -173,8 +175,7 @@ function checkCommands(door: Door, doors: Door[], warn: Warn): void {
   if (start === undefined || !opens(start)) return;
   const stop = resolveStopCommand(door, 4);
   if (stop !== undefined || closesItself(start)) return;
-  const target = deletionOf(start);
-  const closer = doors.find((other) => other !== door && other.startCommand !== undefined && deletionOf(other.startCommand) === target && !opens(other.startCommand));
+  const closer = closers.closerOf(door, start);
   if (closer) {
     warn(door, 'closed-by-other-door', `stays open until someone knocks door [${closer.name}]; a stop_command with cmd_timeout closes it by itself`, 'note', 'start_command');
   } else {
@@ -190,26 +191,6 @@ function checkTimeouts(door: Door, warn: Warn): void {
     warn(door, 'cmd-timeout-short', `cmd_timeout is ${seconds(door.cmdTimeoutMs)}: the door closes before most clients have connected`, 'warning', 'cmd_timeout');
   } else if (resolveStopCommand(door, 4) !== undefined && door.cmdTimeoutMs < door.seqTimeoutMs) {
     warn(door, 'cmd-timeout-short', `cmd_timeout (${seconds(door.cmdTimeoutMs)}) is shorter than seq_timeout (${seconds(door.seqTimeoutMs)}): knocking takes longer than the door stays open; check that this is intended`, 'note', 'cmd_timeout');
-  }
-}
-
-function checkDoorPairs(doors: Door[], warn: Warn): void {
-  for (let i = 0; i < doors.length; i++) {
-    for (let j = i + 1; j < doors.length; j++) {
-      const a = doors[i] as Door;
-      const b = doors[j] as Door;
-      const [short, long] = a.steps.length <= b.steps.length ? [a, b] : [b, a];
-      if (short.steps.length === 0) continue;
-      const prefix = short.steps.every((step, k) => stepText(step) === stepText(long.steps[k] as KnockStep));
-      if (prefix) {
-        const same = short.steps.length === long.steps.length;
-        warn(long, 'sequence-prefix', same
-          ? `doors [${short.name}] and [${long.name}] have the same sequence: one knock opens both`
-          : `the sequence of door [${short.name}] starts this one: knocking [${long.name}] opens [${short.name}] too`, 'warning', 'sequence');
-      } else if (stepText(short.steps[0] as KnockStep) === stepText(long.steps[0] as KnockStep)) {
-        warn(b, 'shared-first-knock', `doors [${a.name}] and [${b.name}] share their first knock (${stepText(short.steps[0] as KnockStep)}): both track every knocker, which makes logs and mistakes harder to read`, 'note', 'sequence');
-      }
-    }
   }
 }
 

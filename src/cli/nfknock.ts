@@ -1,14 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { registerKnockCommand } from '../client/command.js';
-import { registerConnectCommand } from '../client/connect-command.js';
-import { registerSequenceCommand } from '../client/sequence-command.js';
-import { registerRulesCommand } from '../rules/command.js';
-import { registerCheckCommand } from '../check/command.js';
-import { registerSecretCommand } from '../timeseq/secret-command.js';
-import { registerSimulateCommand } from '../simulate/command.js';
-import { registerStatusCommand } from '../status/command.js';
 import { runCli } from './run-cli.js';
+import { registerCommands, type CommandModules } from './lazy-commands.js';
 import { packageVersion } from './version.js';
 
 const program = new Command('nfknock')
@@ -16,13 +9,17 @@ const program = new Command('nfknock')
   .version(packageVersion(), '-V, --version', 'display the version')
   .helpOption('-h, --help', 'this help text');
 
-registerKnockCommand(program);
-registerConnectCommand(program);
-registerSequenceCommand(program);
-registerRulesCommand(program);
-registerCheckCommand(program);
-registerSimulateCommand(program);
-registerStatusCommand(program);
-registerSecretCommand(program);
+/** Each subcommand's module, loaded only when that subcommand runs (or for the full help). */
+const commands: CommandModules = new Map<string, () => Promise<(program: Command) => Command>>([
+  ['knock', async () => (await import('../client/command.js')).registerKnockCommand],
+  ['connect', async () => (await import('../client/connect-command.js')).registerConnectCommand],
+  ['sequence', async () => (await import('../client/sequence-command.js')).registerSequenceCommand],
+  ['rules', async () => (await import('../rules/command.js')).registerRulesCommand],
+  ['check', async () => (await import('../check/command.js')).registerCheckCommand],
+  ['simulate', async () => (await import('../simulate/command.js')).registerSimulateCommand],
+  ['status', async () => (await import('../status/command.js')).registerStatusCommand],
+  ['secret', async () => (await import('../timeseq/secret-command.js')).registerSecretCommand],
+]);
+await registerCommands(program, commands);
 
 await runCli(program);

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
-import { runDaemon } from '../daemon/main.js';
 import type { DaemonFlags } from '../daemon/options.js';
 import { runCli } from './run-cli.js';
 import { packageVersion } from './version.js';
@@ -35,6 +34,8 @@ const program = new Command('nfknockd')
   .option('--accept-shared-kernel-log', 'with --source file: accept a KernelLog other writers share (kern.log, syslog): local users can forge knocks there; warned at every start')
   .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
   .action(async (flags: DaemonFlags) => {
+    // Loaded only to run: --help and --version start as fast as bare node does (BENCHMARKS.md).
+    const { runDaemon } = await import('../daemon/main.js');
     // Exit explicitly: a command still running or a stuck handle must not keep a stopped daemon alive.
     process.exit(await runDaemon(flags));
   });

@@ -67,6 +67,8 @@ export class Daemon {
       // Sources are chosen by whoever sends packets: an unpredictable seed keeps them off one hash chain.
       hashSeed: randomInt(0x7fffffff),
       sequences: this.sequences,
+      // onAction uses each action before it returns and keeps none: the matcher may refill one object.
+      reuseActions: true,
       onAction: (action) => this.onAction(action),
     });
   }

@@ -1,4 +1,4 @@
-import type { Door, KnockStep } from '../core/types.js';
+import type { Door, KnockStep, TimeSequenceSpec } from '../core/types.js';
 
 /**
  * Which sequences may open a door at a given moment. Fixed doors have one; a one-time door has the
@@ -21,7 +21,10 @@ export interface OneTimeLine {
 
 /** Derives a time-based door's sequences; injected so the matcher does not depend on the HMAC code. */
 export interface TimeSequenceDeriver {
-  /** Time steps valid at `at` (current first, then the skew window). */
+  /**
+   * Time steps valid at `at` (current first, then the skew window). The answer must be the same for
+   * every `at` within one period of the door, [k * period, (k + 1) * period): the book caches it so.
+   */
   stepsAt(door: Door, at: number): number[];
   derive(door: Door, step: number): KnockStep[];
 }
@@ -31,21 +34,55 @@ const noTimeSequences: TimeSequenceDeriver = {
   derive: () => [],
 };
 
+/** A door's one-time lines: the unused ones are `lines` from `next` on, minus any consumed out of order. */
+interface OneTimeBook {
+  lines: OneTimeLine[];
+  next: number;
+  unused: Set<number>;
+  /** The candidate of `lines[next]`, made once per line so that a flood of first knocks allocates nothing. */
+  current: Candidate[] | undefined;
+}
+
+/** A time-based door's candidates for one period, [from, until), and the candidates of the steps it derived. */
+interface TimeBook {
+  spec: TimeSequenceSpec;
+  from: number;
+  until: number;
+  candidates: Candidate[];
+  byStep: Map<number, Candidate>;
+}
+
+const NO_CANDIDATES: Candidate[] = [];
+
+/** The period of a time-based door that contains `at`: its candidates are the same throughout. */
+export function timeWindow(spec: TimeSequenceSpec, at: number): { from: number; until: number } {
+  const period = spec.periodSeconds * 1000;
+  const from = Math.floor(at / period) * period;
+  return { from, until: from + period };
+}
+
 export class SequenceBook {
-  private readonly oneTime = new Map<string, OneTimeLine[]>();
+  private readonly oneTime = new Map<string, OneTimeBook>();
   private readonly usedSteps = new Map<string, Set<number>>();
-  private readonly derived = new Map<string, { step: number; steps: KnockStep[] }[]>();
+  private readonly time = new Map<string, TimeBook>();
   private readonly fixed = new Map<string, Candidate[]>();
+  private readonly listeners: ((doorName: string) => void)[] = [];
 
   constructor(private readonly deriver: TimeSequenceDeriver = noTimeSequences) {}
 
   /** The unused lines of a door's One_Time_Sequences file, in file order. */
   setOneTimeLines(doorName: string, lines: OneTimeLine[]): void {
-    this.oneTime.set(doorName, lines.slice());
+    this.oneTime.set(doorName, { lines: lines.slice(), next: 0, unused: new Set(lines.map((l) => l.line)), current: undefined });
+    this.changed(doorName);
   }
 
   oneTimeRemaining(doorName: string): number {
-    return this.oneTime.get(doorName)?.length ?? 0;
+    return this.oneTime.get(doorName)?.unused.size ?? 0;
+  }
+
+  /** Called with a door's name whenever its one-time candidate may have changed (the matcher's index listens). */
+  onOneTimeChange(listener: (doorName: string) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Time steps that already opened a door: restored from the state dir after a restart. */
@@ -79,12 +116,10 @@ export class SequenceBook {
     return this.usedSteps.get(doorName)?.has(step) ?? false;
   }
 
+  /** The returned array is shared and never mutated: callers must not change it either. */
   candidates(door: Door, at: number): Candidate[] {
     if (door.timeSequence) return this.timeCandidates(door, at);
-    if (door.oneTimeFile !== undefined) {
-      const next = this.oneTime.get(door.name)?.[0];
-      return next ? [{ steps: next.steps, id: `line:${next.line}`, line: next.line }] : [];
-    }
+    if (door.oneTimeFile !== undefined) return this.oneTimeCandidates(door.name);
     let fixed = this.fixed.get(door.name);
     if (!fixed || fixed[0]?.steps !== door.steps) {
       fixed = [{ steps: door.steps, id: 'fixed' }];
@@ -96,7 +131,7 @@ export class SequenceBook {
   /** False once a one-time line or a time step has been used, e.g. by another source meanwhile. */
   isAvailable(door: Door, candidate: Candidate): boolean {
     if (candidate.stepIndex !== undefined) return !this.isStepUsed(door.name, candidate.stepIndex);
-    if (candidate.line !== undefined) return this.oneTime.get(door.name)?.some((l) => l.line === candidate.line) ?? false;
+    if (candidate.line !== undefined) return this.oneTime.get(door.name)?.unused.has(candidate.line) ?? false;
     return true;
   }
 
@@ -104,8 +139,10 @@ export class SequenceBook {
   consume(door: Door, candidate: Candidate): void {
     if (candidate.stepIndex !== undefined) this.markStepUsed(door.name, candidate.stepIndex);
     if (candidate.line !== undefined) {
-      const lines = this.oneTime.get(door.name);
-      if (lines) this.oneTime.set(door.name, lines.filter((l) => l.line !== candidate.line));
+      const book = this.oneTime.get(door.name);
+      if (!book || !book.unused.delete(candidate.line)) return;
+      book.current = undefined;
+      this.changed(door.name);
     }
   }
 
@@ -113,32 +150,53 @@ export class SequenceBook {
   prune(doors: readonly Door[], at: number): void {
     for (const door of doors) {
       if (!door.timeSequence) continue;
-      const valid = this.deriver.stepsAt(door, at);
-      const oldest = Math.min(...valid);
+      const oldest = Math.min(...this.deriver.stepsAt(door, at));
       const used = this.usedSteps.get(door.name);
       if (used) for (const step of used) if (step < oldest) used.delete(step);
-      const cache = this.derived.get(door.name);
-      if (cache) this.derived.set(door.name, cache.filter((entry) => entry.step >= oldest));
+      const book = this.time.get(door.name);
+      if (book) for (const step of book.byStep.keys()) if (step < oldest) book.byStep.delete(step);
     }
   }
 
+  private oneTimeCandidates(doorName: string): Candidate[] {
+    const book = this.oneTime.get(doorName);
+    if (!book) return NO_CANDIDATES;
+    if (book.current) return book.current;
+    while (book.next < book.lines.length && !book.unused.has(book.lines[book.next]!.line)) book.next++;
+    const next = book.lines[book.next];
+    book.current = next ? [{ steps: next.steps, id: `line:${next.line}`, line: next.line }] : NO_CANDIDATES;
+    return book.current;
+  }
+
+  /**
+   * The deriver's steps are constant over each period (both steps derive from floor(at / period)), so
+   * the candidates are made once per period and door, not per packet.
+   */
   private timeCandidates(door: Door, at: number): Candidate[] {
-    const result: Candidate[] = [];
+    const spec = door.timeSequence!;
+    let book = this.time.get(door.name);
+    if (book && book.spec === spec && at >= book.from && at < book.until) return book.candidates;
+    const { from, until } = timeWindow(spec, at);
+    // A reload may change the secret or the period: sequences derived for the old spec are dropped.
+    if (!book || book.spec !== spec) this.time.set(door.name, (book = { spec, from, until, candidates: [], byStep: new Map() }));
+    book.from = from;
+    book.until = until;
+    const candidates: Candidate[] = [];
     // Used steps stay candidates so that a replay is recognised and refused loudly, not ignored.
     for (const step of this.deriver.stepsAt(door, at)) {
-      result.push({ steps: this.derivedSteps(door, step), id: `step:${step}`, stepIndex: step });
+      let candidate = book.byStep.get(step);
+      if (!candidate) {
+        candidate = { steps: this.deriver.derive(door, step), id: `step:${step}`, stepIndex: step };
+        book.byStep.set(step, candidate);
+        if (book.byStep.size > 4) book.byStep.delete(book.byStep.keys().next().value as number);
+      }
+      candidates.push(candidate);
     }
-    return result;
+    book.candidates = candidates;
+    return candidates;
   }
 
-  private derivedSteps(door: Door, step: number): KnockStep[] {
-    let cache = this.derived.get(door.name);
-    if (!cache) this.derived.set(door.name, (cache = []));
-    const hit = cache.find((entry) => entry.step === step);
-    if (hit) return hit.steps;
-    const steps = this.deriver.derive(door, step);
-    cache.push({ step, steps });
-    if (cache.length > 4) cache.shift();
-    return steps;
+  private changed(doorName: string): void {
+    for (const listener of this.listeners) listener(doorName);
   }
 }

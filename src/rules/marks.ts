@@ -1,5 +1,6 @@
 import type { Config, Door, KnockStep, Protocol, TcpFlagRule } from '../core/types.js';
 import { NfknockError } from '../core/errors.js';
+import { sweepMarks, type Segment } from './sweep.js';
 
 /**
  * One kernel rule's worth of knock ports: a protocol, an inclusive port interval and, for TCP, the
@@ -16,14 +17,6 @@ export interface KnockMark {
   doors: string[];
 }
 
-interface Segment {
-  protocol: Protocol;
-  from: number;
-  to: number;
-  tcpFlags: TcpFlagRule;
-  door: string;
-}
-
 const noFlags: TcpFlagRule = { required: 0, forbidden: 0 };
 
 /**
@@ -34,7 +27,7 @@ const noFlags: TcpFlagRule = { required: 0, forbidden: 0 };
 export function knockMarks(config: Config, oneTimeSteps?: ReadonlyMap<string, readonly KnockStep[]>): KnockMark[] {
   const segments = config.doors.flatMap((door) => doorSegments(config.file, door, oneTimeSteps));
   return (['tcp', 'udp'] as const).flatMap((protocol) =>
-    disjointMarks(protocol, segments.filter((segment) => segment.protocol === protocol)),
+    sweepMarks(protocol, segments.filter((segment) => segment.protocol === protocol)),
   );
 }
 
@@ -79,33 +72,4 @@ function checkPort(file: string, door: Door, port: number): void {
 
 function invalid(file: string, door: Door, message: string): NfknockError {
   return new NfknockError('NFK_CONFIG_INVALID', message, { location: { file, line: door.line } });
-}
-
-/** Cut the protocol's segments at every boundary, then join neighbours that test the same flags (fewer rules). */
-function disjointMarks(protocol: Protocol, segments: Segment[]): KnockMark[] {
-  const bounds = [...new Set(segments.flatMap((s) => [s.from, s.to + 1]))].sort((a, b) => a - b);
-  const marks: KnockMark[] = [];
-  for (let i = 0; i + 1 < bounds.length; i++) {
-    const from = bounds[i] as number;
-    const to = (bounds[i + 1] as number) - 1;
-    const covering = segments.filter((s) => s.from <= from && s.to >= to);
-    if (covering.length === 0) continue;
-    const tcpFlags = covering.reduce(
-      (acc, s) => ({ required: acc.required & s.tcpFlags.required, forbidden: acc.forbidden & s.tcpFlags.forbidden }),
-      covering[0]?.tcpFlags ?? noFlags,
-    );
-    const doors = [...new Set(covering.map((s) => s.door))].sort();
-    const previous = marks[marks.length - 1];
-    if (previous && previous.to + 1 === from && sameFlags(previous.tcpFlags, tcpFlags)) {
-      previous.to = to;
-      previous.doors = [...new Set([...previous.doors, ...doors])].sort();
-    } else {
-      marks.push({ protocol, from, to, tcpFlags, doors });
-    }
-  }
-  return marks;
-}
-
-function sameFlags(a: TcpFlagRule, b: TcpFlagRule): boolean {
-  return a.required === b.required && a.forbidden === b.forbidden;
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { RawNetlinkSocket, Protocol } from 'netlink';
+// Only the files used: the package's index loads every family it knows (genl, nl80211, rt, wg), ~8 MB of RSS.
+import { RawNetlinkSocket } from 'netlink/dist/raw.js';
+import { Protocol } from 'netlink/dist/constants.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
