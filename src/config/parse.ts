@@ -46,7 +46,7 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
+ * MaxAttempts, Include (several lines allowed; drop-in files hold doors only, see include.ts); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
  * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
  */
 import { canonicalAddress } from '../core/address.js';
@@ -56,6 +56,7 @@ import {
   tcpFlagBits,
   type Config,
   type Door,
+  type IncludeDirective,
   type KnockStep,
   type Options,
   type SourceKind,
@@ -64,6 +65,7 @@ import {
   type TimeSequenceSpec,
 } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
+import { parseIncludePattern } from './include.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
@@ -173,10 +175,10 @@ type Report = (code: ConfigProblem['code'], message: string, line: number, text:
  * NfknockError, code NFK_CONFIG_SYNTAX or NFK_CONFIG_INVALID) listing every problem found.
  * `Sequence_Secret = @/path` is left as `timeSequence.secretFile` for the loader to read.
  */
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, mode: { dropIn?: boolean } = {}): Config {
   const problems: ConfigProblem[] = [];
   const report: Report = (code, message, line, quoted) => problems.push({ code, message, file, line, text: quoted });
-  const { sections, useSyslog } = readSections(text, report);
+  const { sections, useSyslog, includes } = readSections(text, report, mode.dropIn === true);
 
   const optionsSection = sections.find((s) => s.isOptions);
   const options = optionsSection ? interpretOptions(optionsSection, report) : { ...defaultOptions };
@@ -189,11 +191,12 @@ export function parseConfig(text: string, file: string): Config {
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
-  return { file, options, doors };
+  return includes.length > 0 ? { file, options, doors, includes } : { file, options, doors };
 }
 
-function readSections(text: string, report: Report): { sections: Section[]; useSyslog: boolean } {
+function readSections(text: string, report: Report, dropIn: boolean): { sections: Section[]; useSyslog: boolean; includes: IncludeDirective[] } {
   const sections: Section[] = [];
+  const includes: IncludeDirective[] = [];
   const sectionLines = new Map<string, number>();
   let current: Section | undefined;
   let useSyslog = false;
@@ -218,6 +221,7 @@ function readSections(text: string, report: Report): { sections: Section[]; useS
       if (CONTROL_CHARACTER.test(name)) return syntax('control character in section name', line, JSON.stringify(name).slice(1, -1));
       const earlier = sectionLines.get(name);
       if (earlier !== undefined) return syntax(`section [${name}] already defined on line ${earlier}`, line, trimmed);
+      if (dropIn && name === OPTIONS_SECTION) return syntax('[options] belongs in the main configuration, not in a drop-in (Include) file', line, trimmed);
       sectionLines.set(name, line);
       current = { name, line, text: trimmed, isOptions: name === OPTIONS_SECTION, entries: new Map(), hadKeyProblem: false };
       sections.push(current);
@@ -228,11 +232,12 @@ function readSections(text: string, report: Report): { sections: Section[]; useS
     const key = asciiLower(writtenKey);
     if (!current) return syntax('directive before any section ([options] or [door name] must come first)', line, trimmed);
     if (equals < 0) {
-      if (key === 'usesyslog') {
+      if (key === 'usesyslog' && !dropIn) {
         useSyslog = true;
         return;
       }
       current.hadKeyProblem = true;
+      if (key === 'usesyslog') return syntax('UseSyslog belongs in the main configuration, not in a drop-in (Include) file', line, trimmed);
       const known = DOOR_KEYS.has(key) || OPTION_KEYS.has(key);
       return syntax(known ? `${writtenKey} needs a value ("${writtenKey} = ...")` : 'line is not "key = value"', line, trimmed);
     }
@@ -243,6 +248,14 @@ function readSections(text: string, report: Report): { sections: Section[]; useS
     if (key === 'usesyslog') {
       current.hadKeyProblem = true;
       return syntax('UseSyslog is a flag: write it alone on its line, without "="', line, trimmed);
+    }
+    if (current.isOptions && key === 'include') {
+      // Several Include lines are allowed (unlike other keys): each adds files, none overrides.
+      const pattern = cTrim(trimmed.slice(equals + 1));
+      const parsed = parseIncludePattern(pattern);
+      if (parsed.ok) includes.push({ pattern, line });
+      else report(ErrorCodes.CONFIG_INVALID, parsed.message, line, pattern);
+      return;
     }
     const canonical = current.isOptions ? OPTION_KEYS.get(key) : DOOR_KEYS.get(key);
     if (canonical === undefined) {
@@ -257,7 +270,7 @@ function readSections(text: string, report: Report): { sections: Section[]; useS
     }
     current.entries.set(canonical, { value: cTrim(trimmed.slice(equals + 1)), line, text: trimmed });
   });
-  return { sections, useSyslog };
+  return { sections, useSyslog, includes };
 }
 
 function unknownKeyMessage(writtenKey: string, key: string, section: Section): string {
