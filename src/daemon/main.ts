@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { defaultOptions, type Config, type Door } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
+import { logFirewallDrift } from '../check/live-read.js';
+import { oneTimeSteps } from '../rules/command.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog, SyslogWriter } from '../logging/knock-log.js';
@@ -105,6 +107,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await removePidFile(config.options.pidFile);
     throw error;
   }
+  void logFirewallDrift(config, logger, () => oneTimeSteps(config));
   return new Promise<number>((resolve) => {
     let reloading = Promise.resolve();
     const onHangup = () => {
@@ -118,6 +121,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
           const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
+          void logFirewallDrift(next, logger, () => oneTimeSteps(next));
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
           audit.reloadRefused(Date.now(), flags.config, described);

@@ -74,7 +74,7 @@ function parseService(text: string): ServicePort {
 }
 
 /** The ports of every unused one-time sequence: the kernel must mark them before they are used. */
-async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
+export async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
   const result = new Map<string, KnockStep[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;

@@ -1,0 +1,147 @@
+/**
+ * `nfknock check --live`, pure: the marks the config needs (src/rules/ computes them, as for
+ * `nfknock rules`) against the marks the kernel has loaded (live-parse.ts). Every difference is named
+ * with its family, ports and doors, with the command that fixes it. knockd's oldest bug was a config
+ * that changed while the capture did not; here the firewall is the capture.
+ */
+import type { Config, Family, KnockStep, Protocol, TcpFlagRule } from '../core/types.js';
+import { iptablesHookCommand, markGroups, type KnockHook } from '../rules/generate.js';
+import type { LiveMark } from './live-parse.js';
+
+export interface LiveExpectation {
+  target: 'nflog' | 'log';
+  group: number;
+  prefix: string;
+  hook: KnockHook;
+  families: readonly Family[];
+  oneTimeSteps?: ReadonlyMap<string, readonly KnockStep[]>;
+}
+
+export type DriftKind = 'unmarked' | 'wrong-log' | 'wrong-flags' | 'unreachable' | 'wrong-destination' | 'stale' | 'twice';
+
+export interface Drift {
+  family: Family;
+  kind: DriftKind;
+  message: string;
+  /** The shell command that repairs it. */
+  fix: string;
+}
+
+interface Interval {
+  from: number;
+  to: number;
+}
+
+const samePrefix = (a: string, b: string) => a.trim() === b.trim();
+const portText = (from: number, to: number, protocol: Protocol) => `${from === to ? from : `${from}-${to}`}/${protocol}`;
+/** The live test lets through every packet the doors accept: it tests no bit they do not test the same way. */
+const flagsCover = (live: TcpFlagRule, needed: TcpFlagRule) => (live.required & ~needed.required) === 0 && (live.forbidden & ~needed.forbidden) === 0;
+
+export function compareLive(config: Config, expectation: LiveExpectation, live: readonly LiveMark[]): Drift[] {
+  const groups = markGroups(config, { hook: expectation.hook, oneTimeSteps: expectation.oneTimeSteps });
+  const drifts: Drift[] = [];
+  for (const family of expectation.families) {
+    const ours = live.filter((mark) => mark.family === family && samePrefix(mark.log.prefix, expectation.prefix));
+    const useNft = ours.some((mark) => mark.where.startsWith('nft '));
+    const reload = reloadCommand(config.file, expectation, family, useNft);
+    const reaches = (mark: LiveMark) => mark.hooks.has(expectation.hook) || (expectation.hook !== 'prerouting' && mark.hooks.has('prerouting'));
+    const logRight = (mark: LiveMark) => mark.log.target === expectation.target && (expectation.target === 'log' || mark.log.group === expectation.group);
+    const needed: { protocol: Protocol; interval: Interval }[] = [];
+    for (const group of groups) {
+      if (group.family !== undefined && group.family !== family) continue;
+      for (const mark of group.marks) {
+        needed.push({ protocol: mark.protocol, interval: mark });
+        const destinationRight = (l: LiveMark) => l.destination === undefined || l.destination === group.destination;
+        const candidates = ours.filter((l) => l.protocol === mark.protocol && overlaps(l, mark));
+        const good = candidates.filter((l) => reaches(l) && logRight(l) && destinationRight(l) && flagsCover(l.tcpFlags, mark.tcpFlags));
+        for (const piece of subtract(mark, good)) {
+          const ports = `knock port${piece.from === piece.to ? '' : 's'} ${portText(piece.from, piece.to, mark.protocol)}${group.destination ? ` to ${group.destination}` : ''} (${mark.doors.join(', ')})`;
+          const near = candidates.find((l) => overlaps(l, piece));
+          const [kind, why] = near === undefined ? (['unmarked', 'not marked'] as const) : explain(near, mark.tcpFlags, group.destination, expectation, reaches, logRight);
+          drifts.push({ family, kind, message: `IPv${family}: ${ports}: ${why}`, fix: reload });
+        }
+      }
+    }
+    drifts.push(...staleAndTwice(family, ours, needed, reaches));
+  }
+  return drifts;
+}
+
+function explain(
+  mark: LiveMark,
+  flags: TcpFlagRule,
+  destination: string | undefined,
+  expectation: LiveExpectation,
+  reaches: (mark: LiveMark) => boolean,
+  logRight: (mark: LiveMark) => boolean,
+): [DriftKind, string] {
+  if (!logRight(mark)) {
+    const has = mark.log.target === 'nflog' ? `NFLOG group ${mark.log.group}` : 'LOG (kernel log)';
+    const wants = expectation.target === 'nflog' ? `NFLOG group ${expectation.group}` : 'LOG (the kernel log, for Source = kmsg/file)';
+    return ['wrong-log', `logged with ${has} in ${mark.where}; the daemon reads ${wants}`];
+  }
+  if (!reaches(mark)) return ['unreachable', `marked in ${mark.where}, which no ${expectation.hook} packet reaches (no jump to it)`];
+  if (mark.destination !== undefined && mark.destination !== destination) return ['wrong-destination', `marked only for destination ${mark.destination} in ${mark.where}`];
+  return ['wrong-flags', `the rule in ${mark.where} tests TCP flags the doors do not (knocks they accept would not be logged)`];
+}
+
+/** Marks no door needs any more (deleted doors, changed sequences), and ports logged twice. */
+function staleAndTwice(family: Family, ours: LiveMark[], needed: { protocol: Protocol; interval: Interval }[], reaches: (mark: LiveMark) => boolean): Drift[] {
+  const drifts: Drift[] = [];
+  for (const mark of ours) {
+    const wanted = needed.filter((n) => n.protocol === mark.protocol).map((n) => n.interval);
+    for (const piece of subtract(mark, wanted)) {
+      drifts.push({ family, kind: 'stale', message: `IPv${family}: ${mark.where} marks ${portText(piece.from, piece.to, mark.protocol)}, which no door knocks on`, fix: mark.deleteCommand });
+    }
+  }
+  const live = ours.filter(reaches).sort((a, b) => a.protocol.localeCompare(b.protocol) || a.from - b.from);
+  for (let i = 0; i < live.length; i++) {
+    const a = live[i] as LiveMark;
+    for (let j = i + 1; j < live.length && (live[j] as LiveMark).protocol === a.protocol && (live[j] as LiveMark).from <= a.to; j++) {
+      const b = live[j] as LiveMark;
+      if (a.destination !== undefined && b.destination !== undefined && a.destination !== b.destination) continue;
+      const from = Math.max(a.from, b.from);
+      drifts.push({
+        family,
+        kind: 'twice',
+        message: `IPv${family}: ${portText(from, Math.min(a.to, b.to), a.protocol)} is marked twice (${a.where}; ${b.where}): the daemon would count each knock twice`,
+        fix: b.deleteCommand,
+      });
+    }
+  }
+  return drifts;
+}
+
+function reloadCommand(configPath: string, expectation: LiveExpectation, family: Family, useNft: boolean): string {
+  const flags = [`-c ${configPath}`];
+  if (expectation.target === 'log') flags.push('--target log');
+  if (expectation.hook !== 'input') flags.push(`--hook ${expectation.hook}`);
+  if (useNft) return `nfknock rules ${flags.join(' ')} --format nft | nft -f -`;
+  const tool = family === 4 ? 'iptables' : 'ip6tables';
+  return `nfknock rules ${flags.join(' ')} --family ${family} | ${tool}-restore --noflush && { ${iptablesHookCommand(family, expectation.hook)}; }`;
+}
+
+function overlaps(a: Interval, b: Interval): boolean {
+  return a.from <= b.to && b.from <= a.to;
+}
+
+/** The parts of `whole` no interval in `cover` covers, in order. */
+function subtract(whole: Interval, cover: readonly Interval[]): Interval[] {
+  const pieces: Interval[] = [];
+  let next = whole.from;
+  for (const c of [...cover].sort((a, b) => a.from - b.from)) {
+    if (c.to < next || c.from > whole.to) continue;
+    if (c.from > next) pieces.push({ from: next, to: c.from - 1 });
+    next = Math.max(next, c.to + 1);
+    if (next > whole.to) return pieces;
+  }
+  if (next <= whole.to) pieces.push({ from: next, to: whole.to });
+  return pieces;
+}
+
+/** For people: each difference, then each distinct fix once. */
+export function formatDrift(drifts: readonly Drift[]): string {
+  if (drifts.length === 0) return 'the loaded firewall marks every knock port the configuration needs, and nothing else\n';
+  const fixes = [...new Set(drifts.map((d) => d.fix))];
+  return `${[...drifts.map((d) => `${d.message} (${d.kind})`), '', 'to fix:', ...fixes.map((f) => `  ${f}`)].join('\n')}\n`;
+}
