@@ -6,6 +6,7 @@ import { registerCheckCommand } from '../check/command.js';
 import { registerSecretCommand } from '../timeseq/secret-command.js';
 import { registerSimulateCommand } from '../simulate/command.js';
 import { registerStatusCommand } from '../status/command.js';
+import { registerApplyCommand } from '../apply/command.js';
 import { runCli } from './run-cli.js';
 import { packageVersion } from './version.js';
 
@@ -20,5 +21,6 @@ registerCheckCommand(program);
 registerSimulateCommand(program);
 registerStatusCommand(program);
 registerSecretCommand(program);
+registerApplyCommand(program);
 
 await runCli(program);

@@ -16,6 +16,14 @@ export const ErrorCodes = {
   CLIENT: 'NFK_CLIENT',
   MISSING_TOOL: 'NFK_MISSING_TOOL',
   INTERNAL: 'NFK_INTERNAL',
+  /** `nfknock apply`: the rules file was refused (unknown type, or the tool's own test failed); nothing changed. */
+  RULES_REJECTED: 'NFK_RULES_REJECTED',
+  /** `nfknock apply`: another apply still waits for its confirmation. */
+  APPLY_BUSY: 'NFK_APPLY_BUSY',
+  /** `nfknock apply --confirm`: too late, the previous ruleset was restored. */
+  APPLY_ROLLED_BACK: 'NFK_APPLY_ROLLED_BACK',
+  /** `nfknock apply --confirm`: no apply waits for confirmation. */
+  APPLY_NOTHING_PENDING: 'NFK_APPLY_NOTHING_PENDING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -67,6 +75,10 @@ export const exitStatusByCode: Record<ErrorCode, number> = {
   NFK_CLIENT: 68,
   NFK_MISSING_TOOL: 69,
   NFK_INTERNAL: 70,
+  NFK_RULES_REJECTED: 65,
+  NFK_APPLY_BUSY: 73,
+  NFK_APPLY_ROLLED_BACK: 75,
+  NFK_APPLY_NOTHING_PENDING: 66,
 };
 
 export function exitStatusFor(error: unknown): number {
