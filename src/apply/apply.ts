@@ -10,12 +10,12 @@ import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { runFirewallTool } from '../runner/firewall-tool.js';
 import { KIND_COMMANDS, restoreText, type RulesKind } from './kinds.js';
 
 export const DEFAULT_RUNTIME_DIR = '/run/nfknock/apply';
 const PENDING = 'pending.json';
 const LAST = 'last.json';
-const TOOL_TIMEOUT_MS = 60_000;
 
 export interface PendingApply {
   id: string;
@@ -52,28 +52,6 @@ async function secureRuntimeDir(dir: string): Promise<void> {
   }
 }
 
-const TOOL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** Runs a firewall tool with `input` on stdin; its whole stdout (a saved ruleset) comes back. */
-function tool(argv: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PATH: TOOL_PATH }, timeout: TOOL_TIMEOUT_MS });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err = (err + chunk).slice(-4096)));
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new NfknockError(ErrorCodes.MISSING_TOOL, `${argv[0] as string} is not installed`) : error);
-    });
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new NfknockError(ErrorCodes.COMMAND_FAILED, `${argv.join(' ')} failed (${signal ?? `status ${String(code)}`}): ${err.trim()}`));
-    });
-    child.stdin.on('error', () => undefined); // the tool may exit without reading
-    child.stdin.end(input ?? '');
-  });
-}
-
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
@@ -107,7 +85,7 @@ export async function applyWithRollback(request: ApplyRequest): Promise<PendingA
   await secureRuntimeDir(dir);
   const commands = KIND_COMMANDS[kind];
   if (commands.test) {
-    await tool(commands.test, text).catch((error: unknown) => {
+    await runFirewallTool(commands.test, text).catch((error: unknown) => {
       throw new NfknockError(ErrorCodes.RULES_REJECTED, `${request.file} is not valid ${kind} input; nothing was changed: ${(error as Error).message}`, { cause: error });
     });
   }
@@ -123,10 +101,10 @@ export async function applyWithRollback(request: ApplyRequest): Promise<PendingA
     throw new NfknockError(ErrorCodes.APPLY_BUSY, `apply ${other?.id ?? '?'} of ${other?.file ?? '?'} still waits for confirmation; ${why}`);
   }
   try {
-    const saved = await tool(commands.save);
+    const saved = await runFirewallTool(commands.save);
     const restore = restoreText(kind, saved, text);
     // A rollback that cannot load is no rollback: refuse before anything changes.
-    if (commands.test) await tool(commands.test, restore);
+    if (commands.test) await runFirewallTool(commands.test, restore);
     await writeFile(join(dir, `restore-${id}`), restore, { flag: 'wx', mode: 0o600 });
   } catch (error) {
     await rm(join(dir, PENDING), { force: true });
@@ -137,7 +115,7 @@ export async function applyWithRollback(request: ApplyRequest): Promise<PendingA
   await writeFile(join(dir, `${PENDING}.tmp`), JSON.stringify(pending), { mode: 0o600 });
   await rename(join(dir, `${PENDING}.tmp`), join(dir, PENDING));
   try {
-    await tool(commands.load, text);
+    await runFirewallTool(commands.load, text);
   } catch (error) {
     // A partial load (ipset) or a race: put the saved ruleset back at once.
     const outcome = await rollback(dir, id, 'the new ruleset failed to load');
@@ -181,7 +159,7 @@ async function rollback(dir: string, id: string, why: string): Promise<ApplyOutc
   const restore = await readFile(join(dir, `restore-${id}`), 'utf8');
   let outcome: ApplyOutcome;
   try {
-    await tool(KIND_COMMANDS[pending.kind].load, restore);
+    await runFirewallTool(KIND_COMMANDS[pending.kind].load, restore);
     outcome = { id, outcome: 'rolled-back', at: Date.now(), detail: why };
   } catch (error) {
     // Keep the saved ruleset for a human: rename it so the next apply does not remove it.

@@ -3,29 +3,26 @@
  * in the current network namespace, and compares with what the config needs. A tool that is not
  * installed reads as an empty firewall; none at all is an error.
  */
-import { execFile } from 'node:child_process';
 import type { Config, Family } from '../core/types.js';
 import type { KnockHook } from '../rules/generate.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { runFirewallTool } from '../runner/firewall-tool.js';
 import { compareLive, type Drift, type LiveExpectation } from './live.js';
 import { IPTABLES_TABLE_NAMES, parseIptablesSave, parseNftJson, type LiveMark } from './live-parse.js';
-
-const TOOL_TIMEOUT_MS = 10_000;
-const TOOL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 interface ToolOutput {
   ran: boolean;
   stdout: string;
 }
 
-function runTool(command: string, args: string[]): Promise<ToolOutput> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PATH: TOOL_PATH } }, (error, stdout, stderr) => {
-      if (!error) return resolve({ ran: true, stdout });
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return resolve({ ran: false, stdout: '' });
-      reject(new NfknockError(ErrorCodes.COMMAND_FAILED, `${command} ${args.join(' ')} failed: ${stderr.trim() || error.message}`, { cause: error }));
-    });
-  });
+/** A tool that is not installed reads as an empty ruleset. */
+async function runTool(command: string, args: string[]): Promise<ToolOutput> {
+  try {
+    return { ran: true, stdout: await runFirewallTool([command, ...args]) };
+  } catch (error) {
+    if (error instanceof NfknockError && error.code === ErrorCodes.MISSING_TOOL) return { ran: false, stdout: '' };
+    throw error;
+  }
 }
 
 /** Every knock-like mark the kernel has loaded, from whichever of the tools are installed. */
