@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { compareLive, formatDrift, type LiveExpectation } from '../src/check/live.js';
-import { parseIptablesSave, parseNftJson } from '../src/check/live-parse.js';
+import { parseIptablesSave, parseNftJson, parseNftSets } from '../src/check/live-parse.js';
 import { generateRules, type RulesOptions } from '../src/rules/generate.js';
 import type { Door, Protocol } from '../src/core/types.js';
 import { TcpFlag } from '../src/core/types.js';
@@ -102,4 +102,21 @@ test('property: whatever the doors, the generated rules (fragment or complete, N
       assert.deepEqual(compareLive(cfg, { ...expect4, target, families: [family] }, live), []);
     }),
   );
+});
+
+test('the sets door commands add knockers to must exist: nft sets by family/table/name, ipsets by name', () => {
+  const withSets = config([
+    door({ name: 'nftDoor', startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 22 }', stopCommand: 'nft delete element inet nfknock open4 { %IP% . tcp . 22 }' }),
+    door({ name: 'plainNft', steps: steps('7100'), startCommand: 'nft add element filter allowed { %IP% }', stopCommand: undefined }),
+    door({ name: 'ipsetDoor', steps: steps('7200'), startCommand: 'ipset add -exist knockers %IP% timeout 30' }),
+  ]);
+  const kinds = (sets: Parameters<typeof compareLive>[3]) => compareLive(withSets, { ...expect4, families: [] }, [], sets).map((d) => d.message);
+  assert.deepEqual(kinds({}), [], 'without the tools there is nothing to say');
+  assert.deepEqual(kinds({ nft: new Set(['inet nfknock open4', 'ip filter allowed']), ipset: new Set(['knockers']) }), []);
+  assert.deepEqual(kinds({ nft: new Set(['inet nfknock open6']), ipset: new Set() }), [
+    'door [nftDoor] adds knockers to nft set inet nfknock open4, which the loaded ruleset lacks: the door cannot open',
+    'door [plainNft] adds knockers to nft set ip filter allowed, which the loaded ruleset lacks: the door cannot open',
+    'door [ipsetDoor] adds knockers to ipset knockers, which the loaded ruleset lacks: the door cannot open',
+  ]);
+  assert.deepEqual([...parseNftSets(fixture('live-nft-flood-guard.json'))], ['inet nfknock flood4', 'inet nfknock flood6']);
 });

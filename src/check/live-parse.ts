@@ -158,13 +158,7 @@ export const IPTABLES_TABLE_NAMES = new Set(['filter', 'mangle', 'raw', 'nat', '
  * (iptables-nft's tables), so that a rule is not counted twice.
  */
 export function parseNftJson(text: string, skipTables: ReadonlySet<string> = new Set()): LiveMark[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new NfknockError(ErrorCodes.COMMAND_FAILED, 'nft -j list ruleset printed something that is not JSON', { cause: error });
-  }
-  const items = objects(isObject(parsed) ? parsed['nftables'] : undefined);
+  const items = nftItems(text);
   const chains = objects(items.map((item) => item['chain']));
   const rules = objects(items.map((item) => item['rule']));
   const key = (o: Json, chain = o['chain'] ?? o['name']) => `${String(o['family'])}/${String(o['table'])}/${String(chain)}`;
@@ -210,6 +204,21 @@ export function parseNftJson(text: string, skipTables: ReadonlySet<string> = new
     }
   }
   return marks;
+}
+
+function nftItems(text: string): Json[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new NfknockError(ErrorCodes.COMMAND_FAILED, 'nft -j list ruleset printed something that is not JSON', { cause: error });
+  }
+  return objects(isObject(parsed) ? parsed['nftables'] : undefined);
+}
+
+/** The sets of an `nft -j list ruleset`, as "family table name" (how door commands name them). */
+export function parseNftSets(text: string): Set<string> {
+  return new Set(objects(nftItems(text).map((item) => item['set'])).map((set) => `${String(set['family'])} ${String(set['table'])} ${String(set['name'])}`));
 }
 
 function isObject(value: unknown): value is Json {

@@ -7,8 +7,8 @@ import type { Config, Family } from '../core/types.js';
 import type { KnockHook } from '../rules/generate.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { runFirewallTool } from '../runner/firewall-tool.js';
-import { compareLive, type Drift, type LiveExpectation } from './live.js';
-import { IPTABLES_TABLE_NAMES, parseIptablesSave, parseNftJson, type LiveMark } from './live-parse.js';
+import { compareLive, doorSets, type Drift, type LiveExpectation, type LiveSets } from './live.js';
+import { IPTABLES_TABLE_NAMES, parseIptablesSave, parseNftJson, parseNftSets, type LiveMark } from './live-parse.js';
 
 interface ToolOutput {
   ran: boolean;
@@ -25,8 +25,8 @@ async function runTool(command: string, args: string[]): Promise<ToolOutput> {
   }
 }
 
-/** Every knock-like mark the kernel has loaded, from whichever of the tools are installed. */
-export async function readLiveMarks(families: readonly Family[]): Promise<LiveMark[]> {
+/** Every knock-like mark and every set the kernel has loaded, from whichever of the tools are installed. */
+export async function readLiveFirewall(families: readonly Family[], ipsetNeeded: boolean): Promise<{ marks: LiveMark[]; sets: LiveSets }> {
   const marks: LiveMark[] = [];
   const iptablesTables = new Set<string>();
   let ranAny = false;
@@ -44,16 +44,25 @@ export async function readLiveMarks(families: readonly Family[]): Promise<LiveMa
   }
   const nft = await runTool('nft', ['-j', 'list', 'ruleset']);
   ranAny ||= nft.ran;
+  const sets: LiveSets = {};
   if (nft.ran && nft.stdout.trim() !== '') {
     marks.push(...parseNftJson(nft.stdout, iptablesTables).filter((mark) => families.includes(mark.family)));
-  }
+    sets.nft = parseNftSets(nft.stdout);
+  } else if (nft.ran) sets.nft = new Set();
   if (!ranAny) throw new NfknockError(ErrorCodes.MISSING_TOOL, 'none of iptables-save, ip6tables-save, nft is installed: there is no firewall to compare');
-  return marks;
+  if (ipsetNeeded) {
+    const ipset = await runTool('ipset', ['list', '-n']);
+    if (ipset.ran) sets.ipset = new Set(ipset.stdout.split('\n').map((line) => line.trim()).filter(Boolean));
+  }
+  return { marks, sets };
 }
 
 export async function checkLiveFirewall(config: Config, expectation: LiveExpectation): Promise<Drift[]> {
-  return compareLive(config, expectation, await readLiveMarks(expectation.families));
+  const { marks, sets } = await readLiveFirewall(expectation.families, usesIpset(config));
+  return compareLive(config, expectation, marks, sets);
 }
+
+const usesIpset = (config: Config) => doorSets(config).some((set) => set.kind === 'ipset');
 
 /** What the daemon's own source needs: NFLOG with its group, or LOG lines in the kernel log. */
 export function daemonExpectation(config: Config): Omit<LiveExpectation, 'hook' | 'families'> {
@@ -77,11 +86,11 @@ export async function logFirewallDrift(config: Config, logger: DriftLogger, oneT
   try {
     const hooks: KnockHook[] = config.doors.length > 0 && config.doors.every((door) => door.target !== undefined) ? ['input', 'forward', 'prerouting'] : ['input'];
     const families: Family[] = [4, 6];
-    const live = await readLiveMarks(families);
+    const { marks: live, sets } = await readLiveFirewall(families, usesIpset(config));
     const steps = await oneTimeSteps();
     let best: Drift[] | undefined;
     for (const hook of hooks) {
-      const drifts = compareLive(config, { ...daemonExpectation(config), hook, families, oneTimeSteps: steps }, live);
+      const drifts = compareLive(config, { ...daemonExpectation(config), hook, families, oneTimeSteps: steps }, live, sets);
       if (best === undefined || drifts.length < best.length) best = drifts;
     }
     if (!best || best.length === 0) return;

@@ -17,10 +17,11 @@ export interface LiveExpectation {
   oneTimeSteps?: ReadonlyMap<string, readonly KnockStep[]>;
 }
 
-export type DriftKind = 'unmarked' | 'wrong-log' | 'wrong-flags' | 'unreachable' | 'wrong-destination' | 'stale' | 'twice';
+export type DriftKind = 'unmarked' | 'wrong-log' | 'wrong-flags' | 'unreachable' | 'wrong-destination' | 'stale' | 'twice' | 'missing-set';
 
 export interface Drift {
-  family: Family;
+  /** Undefined for what both families share (an nft inet set, an ipset). */
+  family?: Family;
   kind: DriftKind;
   message: string;
   /** The shell command that repairs it. */
@@ -37,7 +38,55 @@ const portText = (from: number, to: number, protocol: Protocol) => `${from === t
 /** The live test lets through every packet the doors accept: it tests no bit they do not test the same way. */
 const flagsCover = (live: TcpFlagRule, needed: TcpFlagRule) => (live.required & ~needed.required) === 0 && (live.forbidden & ~needed.forbidden) === 0;
 
-export function compareLive(config: Config, expectation: LiveExpectation, live: readonly LiveMark[]): Drift[] {
+/** The sets the kernel has: nft as "family table name", ipset by name; undefined where the tool is missing. */
+export interface LiveSets {
+  nft?: ReadonlySet<string>;
+  ipset?: ReadonlySet<string>;
+}
+
+export function compareLive(config: Config, expectation: LiveExpectation, live: readonly LiveMark[], sets: LiveSets = {}): Drift[] {
+  const drifts = compareMarks(config, expectation, live);
+  drifts.push(...missingDoorSets(config, sets));
+  return drifts;
+}
+
+const NFT_FAMILIES = new Set(['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']);
+
+/** The nft sets and ipsets door commands add knockers to: a door whose set is missing cannot open. */
+export function doorSets(config: Config): { door: string; kind: 'nft' | 'ipset'; name: string }[] {
+  const found = new Map<string, { door: string; kind: 'nft' | 'ipset'; name: string }>();
+  for (const door of config.doors) {
+    for (const command of [door.startCommand, door.startCommand6, door.stopCommand, door.stopCommand6]) {
+      for (const match of (command ?? '').matchAll(/\bnft\s+(?:add|delete|destroy)\s+element\s+(\S+)\s+(\S+)(?:\s+([^\s{]+))?/g)) {
+        const [family, table, set] = NFT_FAMILIES.has(match[1] as string) ? [match[1], match[2], match[3]] : ['ip', match[1], match[2]];
+        if (set === undefined) continue;
+        const name = `${family as string} ${table as string} ${set}`;
+        if (!found.has(`nft ${name}`)) found.set(`nft ${name}`, { door: door.name, kind: 'nft', name });
+      }
+      for (const match of (command ?? '').matchAll(/\bipset\s+(?:add|del|-A|-D)\s+(?:-exist\s+)?([^\s%-][^\s%]*)/g)) {
+        const name = match[1] as string;
+        if (!found.has(`ipset ${name}`)) found.set(`ipset ${name}`, { door: door.name, kind: 'ipset', name });
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+function missingDoorSets(config: Config, sets: LiveSets): Drift[] {
+  const drifts: Drift[] = [];
+  for (const { door, kind, name } of doorSets(config)) {
+    const have = kind === 'nft' ? sets.nft : sets.ipset;
+    if (have === undefined || have.has(name)) continue;
+    drifts.push({
+      kind: 'missing-set',
+      message: `door [${door}] adds knockers to ${kind === 'nft' ? 'nft set' : 'ipset'} ${name}, which the loaded ruleset lacks: the door cannot open`,
+      fix: kind === 'nft' ? `load the ruleset that defines it (nfknock rules -c ${config.file} --complete --format nft defines inet nfknock open4/open6)` : `ipset create ${name} hash:ip -exist (with the type and timeout your rules expect)`,
+    });
+  }
+  return drifts;
+}
+
+function compareMarks(config: Config, expectation: LiveExpectation, live: readonly LiveMark[]): Drift[] {
   const groups = markGroups(config, { hook: expectation.hook, oneTimeSteps: expectation.oneTimeSteps });
   const drifts: Drift[] = [];
   for (const family of expectation.families) {

@@ -11,7 +11,7 @@ import { createLab, e2eGate, waitFor, type Lab } from '../helpers/lab.js';
 import { SERVICE_PORT, nfknockPath, removeDir, startDaemon } from '../helpers/daemon-lab.js';
 import { SEED, waitForLog } from '../helpers/hardening-lab.js';
 
-const gate = e2eGate();
+const gate = e2eGate({ tools: ['sysctl'] });
 
 function gatewayDoor(internal: string): string {
   const rule = (verb: string) => `iptables ${verb} FORWARD -s %IP% -d ${internal} -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
