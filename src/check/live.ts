@@ -95,13 +95,14 @@ function compareMarks(config: Config, expectation: LiveExpectation, live: readon
     const reload = reloadCommand(config.file, expectation, family, useNft);
     const reaches = (mark: LiveMark) => mark.hooks.has(expectation.hook) || (expectation.hook !== 'prerouting' && mark.hooks.has('prerouting'));
     const logRight = (mark: LiveMark) => mark.log.target === expectation.target && (expectation.target === 'log' || mark.log.group === expectation.group);
-    const needed: { protocol: Protocol; interval: Interval }[] = [];
+    const oursByProtocol = byProtocol(ours);
+    const needed: { protocol: Protocol; from: number; to: number }[] = [];
     for (const group of groups) {
       if (group.family !== undefined && group.family !== family) continue;
       for (const mark of group.marks) {
-        needed.push({ protocol: mark.protocol, interval: mark });
+        needed.push(mark);
         const destinationRight = (l: LiveMark) => l.destination === undefined || l.destination === group.destination;
-        const candidates = ours.filter((l) => l.protocol === mark.protocol && overlaps(l, mark));
+        const candidates = oursByProtocol.get(mark.protocol)?.overlapping(mark) ?? [];
         const good = candidates.filter((l) => reaches(l) && logRight(l) && destinationRight(l) && flagsCover(l.tcpFlags, mark.tcpFlags));
         for (const piece of subtract(mark, good)) {
           const ports = `knock port${piece.from === piece.to ? '' : 's'} ${portText(piece.from, piece.to, mark.protocol)}${group.destination ? ` to ${group.destination}` : ''} (${mark.doors.join(', ')})`;
@@ -135,10 +136,11 @@ function explain(
 }
 
 /** Marks no door needs any more (deleted doors, changed sequences), and ports logged twice. */
-function staleAndTwice(family: Family, ours: LiveMark[], needed: { protocol: Protocol; interval: Interval }[], reaches: (mark: LiveMark) => boolean): Drift[] {
+function staleAndTwice(family: Family, ours: LiveMark[], needed: { protocol: Protocol; from: number; to: number }[], reaches: (mark: LiveMark) => boolean): Drift[] {
   const drifts: Drift[] = [];
+  const neededByProtocol = byProtocol(needed);
   for (const mark of ours) {
-    const wanted = needed.filter((n) => n.protocol === mark.protocol).map((n) => n.interval);
+    const wanted = neededByProtocol.get(mark.protocol)?.overlapping(mark) ?? [];
     for (const piece of subtract(mark, wanted)) {
       drifts.push({ family, kind: 'stale', message: `IPv${family}: ${mark.where} marks ${portText(piece.from, piece.to, mark.protocol)}, which no door knocks on`, fix: mark.deleteCommand });
     }
@@ -168,6 +170,42 @@ function reloadCommand(configPath: string, expectation: LiveExpectation, family:
   if (useNft) return `nfknock rules ${flags.join(' ')} --format nft | nft -f -`;
   const tool = family === 4 ? 'iptables' : 'ip6tables';
   return `nfknock rules ${flags.join(' ')} --family ${family} | ${tool}-restore --noflush && { ${iptablesHookCommand(family, expectation.hook)}; }`;
+}
+
+/**
+ * Intervals sorted by start, with the running maximum of their ends: the ones overlapping a query are
+ * found by a binary search and a walk back that stops where no earlier interval reaches the query,
+ * so comparing thousands of marks stays near-linear (hundreds of doors, time-based ranges).
+ */
+class IntervalIndex<T extends Interval> {
+  private readonly sorted: T[];
+  private readonly maxTo: number[] = [];
+
+  constructor(items: readonly T[]) {
+    this.sorted = [...items].sort((a, b) => a.from - b.from);
+    let max = -Infinity;
+    for (const item of this.sorted) this.maxTo.push((max = Math.max(max, item.to)));
+  }
+
+  overlapping(query: Interval): T[] {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.sorted[mid] as T).from <= query.to) lo = mid + 1;
+      else hi = mid;
+    }
+    const found: T[] = [];
+    for (let i = lo - 1; i >= 0 && (this.maxTo[i] as number) >= query.from; i--) {
+      const item = this.sorted[i] as T;
+      if (item.to >= query.from) found.push(item);
+    }
+    return found.reverse();
+  }
+}
+
+function byProtocol<T extends Interval & { protocol: Protocol }>(items: readonly T[]): Map<Protocol, IntervalIndex<T>> {
+  return new Map((['tcp', 'udp'] as const).map((protocol) => [protocol, new IntervalIndex(items.filter((item) => item.protocol === protocol))]));
 }
 
 function overlaps(a: Interval, b: Interval): boolean {
