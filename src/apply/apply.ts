@@ -35,18 +35,18 @@ export interface ApplyOutcome {
 
 /** Every later path is inside a directory only this user can change, checked up to /. */
 async function secureRuntimeDir(dir: string): Promise<void> {
+  if (process.geteuid?.() !== 0) throw new NfknockError(ErrorCodes.PERMISSION, 'nfknock apply changes the firewall: run it as root');
   if (!dir.startsWith('/')) throw new NfknockError(ErrorCodes.USAGE, `--runtime-dir must be absolute: ${dir}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const uid = process.geteuid?.() ?? 0;
   for (let path = dir; ; path = dirname(path)) {
     const info = await lstat(path);
     const own = path === dir;
-    const trusted = info.uid === uid || info.uid === 0;
+    const trusted = info.uid === 0;
     const writable = (info.mode & 0o022) !== 0;
     // An ancestor may be a sticky world-writable dir owned by root (/tmp); the runtime dir itself is 0700.
     const stickyRoot = (info.mode & 0o1000) !== 0 && info.uid === 0;
     if (info.isSymbolicLink() || !info.isDirectory() || !trusted || (own ? (info.mode & 0o077) !== 0 : writable && !stickyRoot)) {
-      throw new NfknockError(ErrorCodes.PERMISSION, `${path} must be a directory owned by root (or you) that group/other cannot change${own ? ' (mode 0700)' : ''}; refusing to keep the saved ruleset there`);
+      throw new NfknockError(ErrorCodes.PERMISSION, `${path} must be a directory owned by root that group/other cannot change${own ? ' (mode 0700)' : ''}; refusing to keep the saved ruleset there`);
     }
     if (path === '/') return;
   }
