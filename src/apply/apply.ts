@@ -79,7 +79,7 @@ export interface ApplyRequest {
   runtimeDir: string;
 }
 
-/** Loads the file with a rollback armed; resolves once the timer runs. */
+/** Loads the file with a rollback armed; resolves once the file is loaded and the timer waits. */
 export async function applyWithRollback(request: ApplyRequest): Promise<PendingApply> {
   const { runtimeDir: dir, kind, text } = request;
   await secureRuntimeDir(dir);
@@ -111,7 +111,13 @@ export async function applyWithRollback(request: ApplyRequest): Promise<PendingA
     throw error;
   }
   // The timer runs before anything changes: if this process dies during the load, it still restores.
-  pending.timerPid = startTimer(dir, id);
+  try {
+    pending.timerPid = startTimer(dir, id);
+  } catch (error) {
+    await rm(join(dir, PENDING), { force: true });
+    await rm(join(dir, `restore-${id}`), { force: true });
+    throw error;
+  }
   await writeFile(join(dir, `${PENDING}.tmp`), JSON.stringify(pending), { mode: 0o600 });
   await rename(join(dir, `${PENDING}.tmp`), join(dir, PENDING));
   try {
