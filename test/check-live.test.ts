@@ -120,3 +120,21 @@ test('the sets door commands add knockers to must exist: nft sets by family/tabl
   ]);
   assert.deepEqual([...parseNftSets(fixture('live-nft-flood-guard.json'))], ['inet nfknock flood4', 'inet nfknock flood6']);
 });
+
+test('gateway marks (-d per Target) compare clean on their hook, and a prerouting mark serves the forward hook too', () => {
+  const gateway = config([
+    door({ name: 'web', steps: steps('7000', '8000:udp'), target: '10.202.5.2' }),
+    door({ name: 'db', steps: steps('7000', '9000'), target: '10.202.5.3' }),
+  ]);
+  const forward = generateRules(gateway, { ...rules, hook: 'forward' }).replace('*filter', '*filter\n-A FORWARD -j NFKNOCK');
+  assert.deepEqual(compareLive(gateway, { ...expect4, hook: 'forward' }, parseIptablesSave(forward, 4)), []);
+  const prerouting = generateRules(gateway, { ...rules, hook: 'prerouting' }).replace('*mangle', '*mangle\n-A PREROUTING -j NFKNOCK');
+  const live = parseIptablesSave(prerouting, 4);
+  assert.deepEqual(compareLive(gateway, { ...expect4, hook: 'prerouting' }, live), []);
+  assert.deepEqual(compareLive(gateway, { ...expect4, hook: 'forward' }, live), []);
+  // db's marks swapped to web's address: 9000/tcp is then marked for the wrong host.
+  const wrongHost = forward.replace('-d 10.202.5.3 -p tcp -m tcp --dport 9000', '-d 10.202.5.2 -p tcp -m tcp --dport 9000');
+  const drifts = compareLive(gateway, { ...expect4, hook: 'forward' }, parseIptablesSave(wrongHost, 4));
+  assert.deepEqual(drifts.map((d) => d.kind), ['wrong-destination', 'stale']);
+  assert.match(drifts[0]?.message ?? '', /knock port 9000\/tcp to 10\.202\.5\.3 \(db\): marked only for destination 10\.202\.5\.2/);
+});

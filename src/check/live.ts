@@ -96,11 +96,11 @@ function compareMarks(config: Config, expectation: LiveExpectation, live: readon
     const reaches = (mark: LiveMark) => mark.hooks.has(expectation.hook) || (expectation.hook !== 'prerouting' && mark.hooks.has('prerouting'));
     const logRight = (mark: LiveMark) => mark.log.target === expectation.target && (expectation.target === 'log' || mark.log.group === expectation.group);
     const oursByProtocol = byProtocol(ours);
-    const needed: { protocol: Protocol; from: number; to: number }[] = [];
+    const needed: Needed[] = [];
     for (const group of groups) {
       if (group.family !== undefined && group.family !== family) continue;
       for (const mark of group.marks) {
-        needed.push(mark);
+        needed.push({ protocol: mark.protocol, from: mark.from, to: mark.to, destination: group.destination });
         const destinationRight = (l: LiveMark) => l.destination === undefined || l.destination === group.destination;
         const candidates = oursByProtocol.get(mark.protocol)?.overlapping(mark) ?? [];
         const good = candidates.filter((l) => reaches(l) && logRight(l) && destinationRight(l) && flagsCover(l.tcpFlags, mark.tcpFlags));
@@ -136,11 +136,20 @@ function explain(
 }
 
 /** Marks no door needs any more (deleted doors, changed sequences), and ports logged twice. */
-function staleAndTwice(family: Family, ours: LiveMark[], needed: { protocol: Protocol; from: number; to: number }[], reaches: (mark: LiveMark) => boolean): Drift[] {
+interface Needed extends Interval {
+  protocol: Protocol;
+  /** The door's Target on the forward path; undefined on the input hook. */
+  destination: string | undefined;
+}
+
+function staleAndTwice(family: Family, ours: LiveMark[], needed: Needed[], reaches: (mark: LiveMark) => boolean): Drift[] {
   const drifts: Drift[] = [];
   const neededByProtocol = byProtocol(needed);
   for (const mark of ours) {
-    const wanted = neededByProtocol.get(mark.protocol)?.overlapping(mark) ?? [];
+    // A mark for one host is needed only by that host's doors; one without -d by any door.
+    const wanted = (neededByProtocol.get(mark.protocol)?.overlapping(mark) ?? []).filter(
+      (n) => mark.destination === undefined || n.destination === undefined || n.destination === mark.destination,
+    );
     for (const piece of subtract(mark, wanted)) {
       drifts.push({ family, kind: 'stale', message: `IPv${family}: ${mark.where} marks ${portText(piece.from, piece.to, mark.protocol)}, which no door knocks on`, fix: mark.deleteCommand });
     }
