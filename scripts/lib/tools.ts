@@ -21,6 +21,7 @@ const packageByTool: Record<string, string> = {
   rsyslogd: 'rsyslog',
   logrotate: 'logrotate',
   nsenter: 'util-linux',
+  runuser: 'util-linux',
 };
 
 // sudo and cron often run with a PATH that lacks the sbin directories where these tools live.
