@@ -12,7 +12,7 @@ import { createLab, e2eGate, waitFor, waitForOutput, type Lab } from '../helpers
 import { SERVICE_PORT, nfknockPath, removeDir, waitForProbe } from '../helpers/daemon-lab.js';
 import { processesIn } from '../helpers/hardening-lab.js';
 
-const gate = e2eGate();
+const gate = e2eGate({ tools: ['nft'] });
 const firewall = (extra: string) =>
   ['*filter', ':INPUT DROP [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]', '-A INPUT -i lo -j ACCEPT', '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', extra, 'COMMIT', ''].join('\n');
 /** The lab's working firewall: the service is reachable. */
@@ -65,6 +65,22 @@ test('apply --confirm-within 5: rolled back without confirmation (after a hangup
     assert.equal(await lab.probeTcp(SERVICE_PORT, 4, 400), 'filtered', 'the confirmed ruleset stays');
     assert.match(await lab.iptablesRules(4), /-A INPUT -s 192\.0\.2\.1\/32 -p tcp -m tcp --dport 22 -j ACCEPT/);
     assert.equal((await apply(lab, runtimeDir, ['--confirm'])).code, 66, 'nothing left to confirm');
+  });
+
+  await t.test('an nft file is recognised, and without confirmation the previous nft ruleset comes back', async () => {
+    await lab.execOk('server', ['nft', 'flush', 'ruleset']);
+    const nft = (extra: string) => ['table inet lab {', '\tchain input {', '\t\ttype filter hook input priority filter; policy drop;', '\t\tct state established,related accept', `\t\t${extra}`, '\t}', '}', ''].join('\n');
+    await lab.loadNft(nft(`tcp dport ${SERVICE_PORT} accept`));
+    await waitForProbe(lab, 4, 'open', 3000);
+    const nftLockout = join(dir, 'lockout.nft');
+    await writeFile(nftLockout, `#!/usr/sbin/nft -f\nflush ruleset\n${nft('tcp dport 22 ip saddr 192.0.2.1 accept')}`);
+    const applied = await apply(lab, runtimeDir, [nftLockout, '--confirm-within', '3']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /\(nft\)/);
+    assert.equal(await lab.probeTcp(SERVICE_PORT, 4, 400), 'filtered');
+    await waitForProbe(lab, 4, 'open', 12_000);
+    assert.match((await lab.execOk('server', ['nft', 'list', 'ruleset'])).stdout, new RegExp(`tcp dport ${SERVICE_PORT} accept`));
+    await lab.execOk('server', ['nft', 'flush', 'ruleset']);
   });
 
   await t.test('a file the tool refuses changes nothing', async () => {
