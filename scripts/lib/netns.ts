@@ -1,5 +1,7 @@
 /**
- * A two-namespace network lab (server <-veth-> client) shared by the e2e tests and `npm run demo`.
+ * A two-namespace network lab (server <-veth-> client) shared by the e2e tests and `npm run demo`;
+ * with `internal: true` a third namespace sits behind the server, which then routes as a gateway
+ * (client 10.201.x.2 -> gateway 10.201.x.1 | 10.202.x.1 -> internal 10.202.x.2).
  * Everything it creates lives inside namespaces it made itself, so no host firewall or interface is
  * touched; everything it starts is killed and every namespace deleted on destroy(), on process exit
  * and on SIGINT/SIGTERM/SIGHUP, so a failing test or a Ctrl-C leaves nothing behind.
@@ -13,7 +15,7 @@ import { ErrorCodes, NfknockError } from '../../src/core/errors.js';
 import { isRoot, requireTools } from './tools.js';
 
 export type LabFamily = 4 | 6;
-export type LabSide = 'server' | 'client';
+export type LabSide = 'server' | 'client' | 'internal';
 export type ProbeResult = 'open' | 'filtered' | 'closed';
 
 export interface ExecResult {
@@ -58,6 +60,8 @@ export interface LabOptions {
   name?: string;
   /** Give both ends ULA addresses (default true). */
   ipv6?: boolean;
+  /** A third namespace on its own subnet behind the server, which forwards between the two. */
+  internal?: boolean;
 }
 
 export interface Lab {
@@ -70,6 +74,10 @@ export interface Lab {
   readonly slot: number;
   serverAddress(family: LabFamily): string;
   clientAddress(family: LabFamily): string;
+  /** With `internal`: the namespace behind the gateway, its address, and the gateway's address facing it. */
+  readonly internalNamespace: string | undefined;
+  internalAddress(family: LabFamily): string;
+  gatewayInternalAddress(family: LabFamily): string;
   namespaceOf(side: LabSide): string;
   /** Runs argv inside a namespace; never throws for a non-zero exit, see `code`. */
   exec(side: LabSide, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
@@ -83,16 +91,18 @@ export interface Lab {
   iptablesRules(family: LabFamily): Promise<string>;
   /** `nft -f -` in the server namespace. */
   loadNft(text: string): Promise<void>;
-  /** A TCP server in the server namespace that answers "hello"; resolves once it listens. */
-  startTcpService(port: number, family: LabFamily): Promise<TcpService>;
-  /** Connects from the client namespace: connected = open, timeout = filtered (DROP), refused = closed. */
-  probeTcp(port: number, family: LabFamily, timeoutMs?: number): Promise<ProbeResult>;
-  /** Kills every spawned process group and every process left in the namespaces, deletes both. Idempotent. */
+  /** A TCP server (in the server namespace unless `side` says) that answers "hello"; resolves once it listens. */
+  startTcpService(port: number, family: LabFamily, side?: LabSide): Promise<TcpService>;
+  /** Connects from the client namespace (to the server unless `to` says): connected = open, timeout = filtered (DROP), refused = closed. */
+  probeTcp(port: number, family: LabFamily, timeoutMs?: number, to?: string): Promise<ProbeResult>;
+  /** Kills every spawned process group and every process left in the namespaces, deletes them all. Idempotent. */
   destroy(): Promise<void>;
 }
 
 const serverInterface = 'veth-srv';
 const clientInterface = 'veth-cli';
+const gatewayInternalInterface = 'veth-gwi';
+const internalInterface = 'veth-int';
 const stateDirectory = '/run/nfknock-lab';
 const slotCount = 250;
 const outputLimit = 1024 * 1024;
@@ -117,12 +127,15 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   }
   sweepStaleLabs();
   const suffix = randomBytes(2).toString('hex');
-  const slot = acquireSlot((x) => [`${prefix}-${x}-${suffix}-srv`, `${prefix}-${x}-${suffix}-cli`]);
-  const lab = new LabImpl(slot, `${prefix}-${slot}-${suffix}-srv`, `${prefix}-${slot}-${suffix}-cli`);
+  const names = (x: number) => [`${prefix}-${x}-${suffix}-srv`, `${prefix}-${x}-${suffix}-cli`, ...(options.internal ? [`${prefix}-${x}-${suffix}-int`] : [])];
+  const slot = acquireSlot(names);
+  const [server, client, internal] = names(slot) as [string, string, string | undefined];
+  const lab = new LabImpl(slot, server, client, internal);
   liveLabs.add(lab);
   installExitHandlers();
   try {
     await lab.build(options.ipv6 ?? true);
+    await lab.buildInternal(options.ipv6 ?? true);
   } catch (error) {
     await lab.destroy();
     throw error;
@@ -140,7 +153,54 @@ class LabImpl implements Lab {
     readonly slot: number,
     readonly serverNamespace: string,
     readonly clientNamespace: string,
+    readonly internalNamespace: string | undefined,
   ) {}
+
+  private get namespaces(): string[] {
+    return [this.serverNamespace, this.clientNamespace, ...(this.internalNamespace ? [this.internalNamespace] : [])];
+  }
+
+  /** The internal subnet, routes both ways through the server, and forwarding on in the server namespace. */
+  async buildInternal(ipv6: boolean): Promise<void> {
+    const i = this.internalNamespace;
+    if (i === undefined) return;
+    const s = this.serverNamespace;
+    const c = this.clientNamespace;
+    const steps: string[][] = [
+      ['netns', 'add', i],
+      ['-n', i, 'link', 'set', 'lo', 'up'],
+      ['-n', s, 'link', 'add', gatewayInternalInterface, 'type', 'veth', 'peer', 'name', internalInterface, 'netns', i],
+      ['-n', s, 'addr', 'add', `${this.gatewayInternalAddress(4)}/24`, 'dev', gatewayInternalInterface],
+      ['-n', i, 'addr', 'add', `${this.internalAddress(4)}/24`, 'dev', internalInterface],
+      ['-n', s, 'link', 'set', gatewayInternalInterface, 'up'],
+      ['-n', i, 'link', 'set', internalInterface, 'up'],
+      ['-n', i, 'route', 'add', 'default', 'via', this.gatewayInternalAddress(4)],
+      ['-n', c, 'route', 'add', `10.202.${this.slot}.0/24`, 'via', this.serverAddress(4)],
+    ];
+    if (ipv6) {
+      steps.push(
+        ['-n', s, 'addr', 'add', `${this.gatewayInternalAddress(6)}/64`, 'dev', gatewayInternalInterface, 'nodad'],
+        ['-n', i, 'addr', 'add', `${this.internalAddress(6)}/64`, 'dev', internalInterface, 'nodad'],
+        ['-n', i, '-6', 'route', 'add', 'default', 'via', this.gatewayInternalAddress(6)],
+        ['-n', c, '-6', 'route', 'add', `fd00:202:${this.slot}::/64`, 'via', this.serverAddress(6)],
+      );
+    }
+    for (const argv of steps) {
+      const result = await run('ip', argv, {});
+      if (result.code !== 0) throw commandFailed(['ip', ...argv], result);
+    }
+    // Per-namespace sysctls: only the lab's server namespace forwards.
+    await this.execOk('server', ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    if (ipv6) await this.execOk('server', ['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
+  }
+
+  internalAddress(family: LabFamily): string {
+    return family === 4 ? `10.202.${this.slot}.2` : `fd00:202:${this.slot}::2`;
+  }
+
+  gatewayInternalAddress(family: LabFamily): string {
+    return family === 4 ? `10.202.${this.slot}.1` : `fd00:202:${this.slot}::1`;
+  }
 
   async build(ipv6: boolean): Promise<void> {
     const s = this.serverNamespace;
@@ -176,6 +236,10 @@ class LabImpl implements Lab {
   }
 
   namespaceOf(side: LabSide): string {
+    if (side === 'internal') {
+      if (this.internalNamespace === undefined) throw new NfknockError(ErrorCodes.USAGE, 'this lab has no internal namespace: createLab({ internal: true })');
+      return this.internalNamespace;
+    }
     return side === 'server' ? this.serverNamespace : this.clientNamespace;
   }
 
@@ -217,7 +281,7 @@ class LabImpl implements Lab {
     await this.execOk('server', ['nft', '-f', '-'], { input: text });
   }
 
-  async startTcpService(port: number, family: LabFamily): Promise<TcpService> {
+  async startTcpService(port: number, family: LabFamily, side: LabSide = 'server'): Promise<TcpService> {
     const script = [
       "const net = require('node:net');",
       "const [port, host] = process.argv.slice(1);",
@@ -225,12 +289,12 @@ class LabImpl implements Lab {
       "server.on('error', (error) => { console.error(error.message); process.exit(1); });",
       "server.listen({ port: Number(port), host, ipv6Only: host === '::' }, () => console.log('listening'));",
     ].join('\n');
-    const child = this.spawn('server', [process.execPath, '-e', script, String(port), family === 4 ? '0.0.0.0' : '::']);
+    const child = this.spawn(side, [process.execPath, '-e', script, String(port), family === 4 ? '0.0.0.0' : '::']);
     await waitForOutput(child, /listening/, 10_000);
     return { port, family, process: child, stop: () => stopProcessGroup(child, 2000) };
   }
 
-  async probeTcp(port: number, family: LabFamily, timeoutMs = 1000): Promise<ProbeResult> {
+  async probeTcp(port: number, family: LabFamily, timeoutMs = 1000, to?: string): Promise<ProbeResult> {
     const script = [
       "const net = require('node:net');",
       "const [host, port, timeout] = process.argv.slice(1);",
@@ -241,7 +305,7 @@ class LabImpl implements Lab {
       // EHOSTUNREACH and friends come from REJECT rules with icmp-*-unreachable: still not a service.
       "socket.on('error', (error) => say(error.code === 'ECONNREFUSED' ? 'closed' : 'filtered'));",
     ].join('\n');
-    const argv = [process.execPath, '-e', script, this.serverAddress(family), String(port), String(timeoutMs)];
+    const argv = [process.execPath, '-e', script, to ?? this.serverAddress(family), String(port), String(timeoutMs)];
     const result = await this.execOk('client', argv, { timeoutMs: timeoutMs + 10_000 });
     const answer = result.stdout.trim();
     if (answer === 'open' || answer === 'filtered' || answer === 'closed') return answer;
@@ -255,7 +319,7 @@ class LabImpl implements Lab {
 
   private async teardown(): Promise<void> {
     await Promise.all([...this.children].map((child) => stopProcessGroup(child, 1500)));
-    for (const namespace of [this.serverNamespace, this.clientNamespace]) {
+    for (const namespace of this.namespaces) {
       // Processes we did not spawn (a daemon's commands, a forked knockd) keep a namespace alive after
       // `ip netns del`; kill them so the namespace and its firewall really disappear.
       const pids = await run('ip', ['netns', 'pids', namespace], {});
@@ -270,7 +334,7 @@ class LabImpl implements Lab {
   destroySync(): void {
     this.destroying ??= Promise.resolve();
     for (const child of this.children) killGroup(child, 'SIGKILL');
-    for (const namespace of [this.serverNamespace, this.clientNamespace]) {
+    for (const namespace of this.namespaces) {
       try {
         const pids = execFileSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
         for (const pid of pids.split(/\s+/).filter(Boolean)) killQuietly(Number(pid), 'SIGKILL');

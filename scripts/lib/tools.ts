@@ -9,6 +9,9 @@ const packageByTool: Record<string, string> = {
   ip6tables: 'iptables',
   'iptables-restore': 'iptables',
   'ip6tables-restore': 'iptables',
+  'iptables-save': 'iptables',
+  'ip6tables-save': 'iptables',
+  sysctl: 'procps',
   nft: 'nftables',
   knockd: 'knockd',
   knock: 'knockd',
@@ -20,6 +23,7 @@ const packageByTool: Record<string, string> = {
   nsenter: 'util-linux',
   unshare: 'util-linux',
   mount: 'mount',
+  runuser: 'util-linux',
 };
 
 // sudo and cron often run with a PATH that lacks the sbin directories where these tools live.

@@ -31,6 +31,8 @@ export interface CheckWarning {
   code: WarningCode;
   severity: 'warning' | 'note';
   door: string;
+  /** The file the door is written in: the main config or its drop-in. */
+  file: string;
   line: number;
   message: string;
 }
@@ -73,7 +75,7 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
   const example6 = example.family === 6 ? example.address : EXAMPLE_V6;
   const warnings: CheckWarning[] = [];
   const warn = (door: Door, code: WarningCode, message: string, severity: 'warning' | 'note' = 'warning', key?: string) =>
-    warnings.push({ code, severity, door: door.name, line: (key && door.keyLines[key]) || door.line, message });
+    warnings.push({ code, severity, door: door.name, file: door.file ?? config.file, line: (key && door.keyLines[key]) || door.line, message });
 
   const closers = new CloserIndex(config.doors, deletionOf, opens);
   for (const door of config.doors) {
@@ -83,7 +85,11 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     checkTimeouts(door, warn);
   }
   checkDoorPairs(config.doors, warn);
-  warnings.sort((a, b) => a.line - b.line || a.code.localeCompare(b.code));
+  // The main file first, then drop-ins in the order they were read.
+  const ranks = new Map<string, number>([[config.file, -1]]);
+  for (const door of config.doors) if (door.file !== undefined && !ranks.has(door.file)) ranks.set(door.file, ranks.size);
+  const fileRank = (file: string) => ranks.get(file) ?? 0;
+  warnings.sort((a, b) => fileRank(a.file) - fileRank(b.file) || a.line - b.line || a.code.localeCompare(b.code));
   return {
     file: config.file,
     exampleAddress: example4,
@@ -253,7 +259,7 @@ export function formatCheckReport(report: CheckReport): string {
     for (const command of door.commands) out.push(`  ${command.key.padEnd(15)} ${command.example}`);
   }
   if (report.warnings.length > 0) out.push('');
-  for (const w of report.warnings) out.push(`${report.file}:${w.line}: ${w.severity}: [${w.door}] ${w.message} (${w.code})`);
+  for (const w of report.warnings) out.push(`${w.file}:${w.line}: ${w.severity}: [${w.door}] ${w.message} (${w.code})`);
   if (report.doors.some((d) => d.commands.length > 0)) {
     out.push('', `Commands are shown for a knock from ${report.exampleAddress} (IPv6: ${report.exampleAddress6}).`);
   }

@@ -16,6 +16,7 @@ const commands: CommandModules = new Map<string, () => Promise<(program: Command
   ['sequence', async () => (await import('../client/sequence-command.js')).registerSequenceCommand],
   ['rules', async () => (await import('../rules/command.js')).registerRulesCommand],
   ['check', async () => (await import('../check/command.js')).registerCheckCommand],
+  ['apply', async () => (await import('../apply/command.js')).registerApplyCommand],
   ['simulate', async () => (await import('../simulate/command.js')).registerSimulateCommand],
   ['status', async () => (await import('../status/command.js')).registerStatusCommand],
   ['secret', async () => (await import('../timeseq/secret-command.js')).registerSecretCommand],

@@ -1,7 +1,10 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import type { Config, Door } from '../core/types.js';
+import type { Config, Door, IncludeDirective } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
+import { matchingNames, mergeDropIns, parseIncludePattern } from './include.js';
 import { parseOneTimeSequences } from './one-time.js';
 import { MIN_SECRET_BYTES, parseConfig } from './parse.js';
 import { ConfigError, throwIfAny, type ConfigProblem } from './problems.js';
@@ -17,20 +20,68 @@ const GROUP_OTHER_BITS = 0o077;
  * Reads, parses and completes a knockd.conf: `Sequence_Secret = @/path` files are read (base32
  * text, mode without group/other bits), One_Time_Sequences files are read and checked, and a
  * secret written inline is refused when the config itself is readable by group or other.
+ * `Include` drop-ins are read in lexical order, each validated with its own file:line.
  * Unreadable config -> NFK_CONFIG_READ; everything else -> ConfigError (NFK_CONFIG_*).
  */
 export async function loadConfig(path: string): Promise<Config> {
-  const { bytes, stats } = await readRegularFile(path, 'config', MAX_CONFIG_BYTES).catch((error: unknown) => {
-    throw readError(path, 'config file', error);
-  });
-  const config = parseConfig(decodeUtf8(bytes, path), path);
+  const main = await readConfigFile(path);
+  const parsed = parseConfig(main.text, path);
+  const files = new Map<string, Stats>([[path, main.stats]]);
+  const dropIns: Config[] = [];
   const problems: ConfigProblem[] = [];
+  for (const include of parsed.includes ?? []) {
+    for (const file of await expandInclude(include, path)) {
+      if (files.has(file)) continue; // matched by two Include lines: read once
+      // The same trusted open as the main file: a drop-in is as much the root daemon's input.
+      const read = await readConfigFile(file);
+      files.set(file, read.stats);
+      try {
+        dropIns.push(parseConfig(read.text, file, { dropIn: true }));
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(...error.problems);
+      }
+    }
+  }
+  // Every broken drop-in is reported at once, and any one refuses the whole config (and reload).
+  throwIfAny(problems);
+  const config = mergeDropIns(parsed, dropIns);
   for (const door of config.doors) {
-    await completeTimeSequence(door, path, stats, problems);
-    await checkOneTimeFile(door, path, problems);
+    const file = door.file ?? path;
+    await completeTimeSequence(door, file, files.get(file) as Stats, problems);
+    await checkOneTimeFile(door, file, problems);
   }
   throwIfAny(problems);
   return config;
+}
+
+async function readConfigFile(path: string): Promise<{ text: string; stats: Stats }> {
+  const { bytes, stats } = await readRegularFile(path, 'config', MAX_CONFIG_BYTES).catch((error: unknown) => {
+    throw readError(path, 'config file', error);
+  });
+  return { text: decodeUtf8(bytes, path), stats };
+}
+
+/** The files an Include line names now, in lexical order; a missing directory is an error at its line. */
+async function expandInclude(include: IncludeDirective, configPath: string): Promise<string[]> {
+  const parsed = parseIncludePattern(include.pattern);
+  if (!parsed.ok) throw new NfknockError(ErrorCodes.INTERNAL, `Include pattern accepted by the parser but not here: ${include.pattern}`);
+  const { directory } = parsed.value;
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    throw new ConfigError([
+      {
+        code: ErrorCodes.CONFIG_INVALID,
+        message: `Include: ${readError(directory, 'directory', error).message}`,
+        file: configPath,
+        line: include.line,
+        text: include.pattern,
+      },
+    ]);
+  }
+  return matchingNames(parsed.value, names).map((name) => join(directory, name));
 }
 
 /** Also completes a client.conf alias (src/client), so a secret file is refused there exactly as here. */

@@ -46,7 +46,7 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
+ * MaxAttempts, Include (several lines allowed; drop-in files hold doors only, see include.ts); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
  * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
  */
 import { canonicalAddress } from '../core/address.js';
@@ -56,6 +56,7 @@ import {
   tcpFlagBits,
   type Config,
   type Door,
+  type IncludeDirective,
   type KnockStep,
   type Options,
   type TcpFlagName,
@@ -63,6 +64,7 @@ import {
   type TimeSequenceSpec,
 } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
+import { parseIncludePattern } from './include.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { runtimeLimitProblems } from './runtime-limits.js';
 import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, wholeNumber, type Checked } from './option-values.js';
@@ -156,15 +158,30 @@ type Report = (code: ConfigProblem['code'], message: string, line: number, text:
  * NfknockError, code NFK_CONFIG_SYNTAX or NFK_CONFIG_INVALID) listing every problem found.
  * `Sequence_Secret = @/path` is left as `timeSequence.secretFile` for the loader to read.
  */
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, mode: { dropIn?: boolean } = {}): Config {
   const problems: ConfigProblem[] = [];
   const report: Report = (code, message, line, quoted) => problems.push({ code, message, file, line, text: quoted });
-  const { sections, flags } = readSections(text, KNOCKD_DIALECT, (message, line, quoted) => report(ErrorCodes.CONFIG_SYNTAX, message, line, quoted));
-  const useSyslog = flags.has('usesyslog');
+  const syntax = (message: string, line: number, quoted: string) => report(ErrorCodes.CONFIG_SYNTAX, message, line, quoted);
+  const { sections: read, flags, repeated } = readSections(text, KNOCKD_DIALECT, syntax);
+  let sections = read;
+  const useSyslog = flags.get('usesyslog');
+  if (mode.dropIn) {
+    // A drop-in holds doors only: the options stay where one file decides them.
+    if (useSyslog) syntax('UseSyslog belongs in the main configuration, not in a drop-in (Include) file', useSyslog.line, useSyslog.text);
+    for (const section of sections.filter((s) => s.isOptions)) syntax('[options] belongs in the main configuration, not in a drop-in (Include) file', section.line, section.text);
+    sections = sections.filter((s) => !s.isOptions);
+  }
+  const includes: IncludeDirective[] = [];
+  // Several Include lines are allowed (unlike other keys): each adds files, none overrides.
+  for (const entry of repeated) {
+    const parsed = parseIncludePattern(entry.value);
+    if (parsed.ok) includes.push({ pattern: entry.value, line: entry.line });
+    else report(ErrorCodes.CONFIG_INVALID, parsed.message, entry.line, entry.value);
+  }
 
   const optionsSection = sections.find((s) => s.isOptions);
   const options = optionsSection ? interpretOptions(optionsSection, report) : { ...defaultOptions };
-  options.useSyslog = useSyslog;
+  options.useSyslog = useSyslog !== undefined && mode.dropIn !== true;
   const doors: Door[] = [];
   for (const section of sections) {
     if (section.isOptions) continue;
@@ -175,7 +192,7 @@ export function parseConfig(text: string, file: string): Config {
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
-  return { file, options, doors };
+  return includes.length > 0 ? { file, options, doors, includes } : { file, options, doors };
 }
 
 /** knockd.conf's keys for the shared section reader: `[options]` holds options, every other section is a door. */
@@ -187,6 +204,7 @@ const KNOCKD_DIALECT: SectionDialect<string> = {
   isKnown: (key) => DOOR_KEYS.has(key) || OPTION_KEYS.has(key),
   unknownKey: unknownKeyMessage,
   beforeAnySection: 'directive before any section ([options] or [door name] must come first)',
+  repeatable: new Set(['include']),
 };
 
 function unknownKeyMessage(writtenKey: string, key: string, section: Section): string {

@@ -39,6 +39,13 @@ export interface SectionDialect<K extends string> {
   unknownKey(writtenKey: string, key: string, section: ConfigSection<K>): string;
   /** Message for a key line before the first section header. */
   beforeAnySection: string;
+  /** Lower-case keys of the options section that may be given on several lines (knockd.conf's Include): each line is kept, in order. */
+  repeatable?: ReadonlySet<string>;
+}
+
+/** One line of a repeatable key, in file order. */
+export interface RepeatedEntry extends SectionEntry {
+  key: string;
 }
 
 export type SyntaxReport = (message: string, line: number, quoted: string) => void;
@@ -47,10 +54,12 @@ export function readSections<K extends string>(
   text: string,
   dialect: SectionDialect<K>,
   syntax: SyntaxReport,
-): { sections: ConfigSection<K>[]; flags: Set<string> } {
+): { sections: ConfigSection<K>[]; flags: Map<string, SectionEntry>; repeated: RepeatedEntry[] } {
   const sections: ConfigSection<K>[] = [];
   const sectionLines = new Map<string, number>();
-  const flags = new Set<string>();
+  /** Each flag given, with its first line (a dialect may refuse it there). */
+  const flags = new Map<string, SectionEntry>();
+  const repeated: RepeatedEntry[] = [];
   let current: ConfigSection<K> | undefined;
 
   splitLines(text).forEach((raw, index) => {
@@ -84,7 +93,7 @@ export function readSections<K extends string>(
     const flag = dialect.flags.get(key);
     if (equals < 0) {
       if (flag !== undefined) {
-        flags.add(key);
+        if (!flags.has(key)) flags.set(key, { value: '', line, text: trimmed });
         return;
       }
       current.hadKeyProblem = true;
@@ -98,6 +107,10 @@ export function readSections<K extends string>(
       current.hadKeyProblem = true;
       return syntax(`${flag} is a flag: write it alone on its line, without "="`, line, trimmed);
     }
+    if (current.isOptions && dialect.repeatable?.has(key)) {
+      repeated.push({ key, value: cTrim(trimmed.slice(equals + 1)), line, text: trimmed });
+      return;
+    }
     const canonical = dialect.keyFor(current, key);
     if (canonical === undefined) {
       current.hadKeyProblem = true;
@@ -110,5 +123,5 @@ export function readSections<K extends string>(
     }
     current.entries.set(canonical, { value: cTrim(trimmed.slice(equals + 1)), line, text: trimmed });
   });
-  return { sections, flags };
+  return { sections, flags, repeated };
 }

@@ -20,6 +20,14 @@ export const ErrorCodes = {
   INTERNAL: 'NFK_INTERNAL',
   /** A file or directory the daemon would trust is open to others (owner, mode, symlink, ancestor). */
   UNTRUSTED: 'NFK_UNTRUSTED',
+  /** `nfknock apply`: the rules file was refused (unknown type, or the tool's own test failed); nothing changed. */
+  RULES_REJECTED: 'NFK_RULES_REJECTED',
+  /** `nfknock apply`: another apply still waits for its confirmation. */
+  APPLY_BUSY: 'NFK_APPLY_BUSY',
+  /** `nfknock apply --confirm`: too late, the previous ruleset was restored. */
+  APPLY_ROLLED_BACK: 'NFK_APPLY_ROLLED_BACK',
+  /** `nfknock apply --confirm`: no apply waits for confirmation. */
+  APPLY_NOTHING_PENDING: 'NFK_APPLY_NOTHING_PENDING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -73,6 +81,10 @@ export const exitStatusByCode: Record<ErrorCode, number> = {
   NFK_MISSING_TOOL: 69,
   NFK_INTERNAL: 70,
   NFK_UNTRUSTED: 77,
+  NFK_RULES_REJECTED: 65,
+  NFK_APPLY_BUSY: 73,
+  NFK_APPLY_ROLLED_BACK: 75,
+  NFK_APPLY_NOTHING_PENDING: 66,
 };
 
 export function exitStatusFor(error: unknown): number {

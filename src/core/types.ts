@@ -83,6 +83,8 @@ export interface Door {
   /** Line of the `[name]` header, and of each key as written, for messages. */
   line: number;
   keyLines: Record<string, number>;
+  /** The drop-in file (`Include`) the door was written in; undefined: the main config file. */
+  file?: string;
 }
 
 export type SourceKind = 'nflog' | 'kmsg' | 'file';
@@ -101,10 +103,19 @@ export interface Options {
   maxAttempts: number;
 }
 
+/** An `Include = /dir/*.conf` line of [options]: drop-in files holding more doors. */
+export interface IncludeDirective {
+  /** Absolute; wildcards (`*`, `?`, `[...]`) only in the last path component. */
+  pattern: string;
+  line: number;
+}
+
 export interface Config {
   file: string;
   options: Options;
   doors: Door[];
+  /** Only in the main config's parse; the loader reads the files and merges their doors in. */
+  includes?: IncludeDirective[];
 }
 
 export const defaultOptions: Options = {

@@ -6,6 +6,8 @@ import { type Config } from '../core/types.js';
 import { NfknockError } from '../core/errors.js';
 import { integerFlag } from '../core/whole-number.js';
 import { loadConfig } from '../config/load.js';
+import { logFirewallDrift } from '../check/live-read.js';
+import { oneTimeSteps } from '../rules/command.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog } from '../logging/knock-log.js';
 import { SyslogWriter } from '../logging/syslog-writer.js';
@@ -87,6 +89,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await removePidFile(config.options.pidFile);
     throw error;
   }
+  void logFirewallDrift(config, logger, () => oneTimeSteps(config));
   return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges: async () => {
     // A start command still running must not finish after the next daemon has run its stop.
     commands.abortAll();
@@ -129,6 +132,7 @@ function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLo
           const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
+          void logFirewallDrift(next, logger, () => oneTimeSteps(next));
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
           audit.reloadRefused(Date.now(), flags.config, described);

@@ -5,7 +5,7 @@ import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { integerFlag } from '../core/whole-number.js';
-import { generateRules, type RulesOptions, type ServicePort } from './generate.js';
+import { generateRules, KNOCK_HOOKS, type KnockHook, type RulesOptions, type ServicePort } from './generate.js';
 
 interface RulesFlags {
   config: string;
@@ -17,6 +17,7 @@ interface RulesFlags {
   format: 'iptables' | 'nft';
   floodGuard?: string;
   service?: string[];
+  hook: KnockHook;
 }
 
 /** `nfknock rules`: the knock marks (or a whole default-deny table) for a knockd.conf, on stdout. */
@@ -33,6 +34,11 @@ export function registerRulesCommand(program: Command): Command {
     .addOption(new Option('--format <format>', 'output for iptables-restore or nft -f').choices(['iptables', 'nft']).default('iptables'))
     .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40; beware: a spoofed flood then fills its table and locks out new knockers (docs/deploying.md)')
     .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
+    .addOption(
+      new Option('--hook <hook>', "where knocks are marked: input (this host), forward (routed through this gateway; each door marked for its Target) or prerouting (before a DNAT)")
+        .choices([...KNOCK_HOOKS])
+        .default('input'),
+    )
     .action(async (flags: RulesFlags) => {
       const config = await loadConfig(flags.config);
       const text = generateRules(config, await rulesOptions(config, flags));
@@ -51,6 +57,7 @@ async function rulesOptions(config: Config, flags: RulesFlags): Promise<RulesOpt
     floodGuard: flags.floodGuard === undefined ? undefined : parseFloodGuard(flags.floodGuard),
     oneTimeSteps: await oneTimeSteps(config),
     servicePorts: (flags.service ?? []).map(parseService),
+    hook: flags.hook,
   };
 }
 
@@ -67,7 +74,7 @@ function parseService(text: string): ServicePort {
 }
 
 /** The ports of every unused one-time sequence: the kernel must mark them before they are used. */
-async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
+export async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
   const result = new Map<string, KnockStep[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;

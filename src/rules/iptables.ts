@@ -1,6 +1,6 @@
 import type { Family } from '../core/types.js';
-import type { KnockMark } from './marks.js';
-import { rulePrefix, type RulesOptions } from './options.js';
+import type { MarkGroup } from './generate.js';
+import { rulePrefix, type KnockHook, type RulesOptions } from './options.js';
 import { iptablesTcpFlags } from './flags.js';
 import { FLOOD_TABLE_EXPIRE_MS, FLOOD_TABLE_MAX, FLOOD_TABLE_BUCKETS, IPV6_SOURCE_PREFIX, NFLOG_COPY_BYTES } from './limits.js';
 
@@ -8,29 +8,40 @@ export const KNOCK_CHAIN = 'NFKNOCK';
 
 const tool = (family: Family): string => (family === 4 ? 'iptables' : 'ip6tables');
 
-/** The one rule that sends INPUT through the knock chain, as an idempotent shell line (fragment mode). */
-export function iptablesHookCommand(family: Family): string {
+/** The built-in chain (and its table) each hook marks knocks in. */
+export const IPTABLES_HOOKS: Record<KnockHook, { table: string; chain: string }> = {
+  input: { table: 'filter', chain: 'INPUT' },
+  forward: { table: 'filter', chain: 'FORWARD' },
+  // mangle PREROUTING runs before nat PREROUTING: it still sees the destination a DNAT will rewrite.
+  prerouting: { table: 'mangle', chain: 'PREROUTING' },
+};
+
+/** The one rule that sends the hook's chain through the knock chain, as an idempotent shell line (fragment mode). */
+export function iptablesHookCommand(family: Family, hook: KnockHook = 'input'): string {
   const cmd = tool(family);
-  return `${cmd} -C INPUT -j ${KNOCK_CHAIN} 2>/dev/null || ${cmd} -I INPUT 1 -j ${KNOCK_CHAIN}`;
+  const { table, chain } = IPTABLES_HOOKS[hook];
+  const t = table === 'filter' ? '' : ` -t ${table}`;
+  return `${cmd}${t} -C ${chain} -j ${KNOCK_CHAIN} 2>/dev/null || ${cmd}${t} -I ${chain} 1 -j ${KNOCK_CHAIN}`;
 }
 
-export function iptablesRules(marks: KnockMark[], options: RulesOptions): string {
+export function iptablesRules(groups: MarkGroup[], options: RulesOptions): string {
   const family = options.family;
-  const lines = options.complete ? completeHead(family, options) : fragmentHead(family);
-  lines.push(...knockChain(marks, options), 'COMMIT', '');
+  const lines = options.complete ? completeHead(family, options) : fragmentHead(family, options.hook ?? 'input');
+  lines.push(...knockChain(groups.filter((group) => group.family === undefined || group.family === family), options), 'COMMIT', '');
   return lines.join('\n');
 }
 
-function fragmentHead(family: Family): string[] {
+function fragmentHead(family: Family, hook: KnockHook): string[] {
   const cmd = tool(family);
+  const { table, chain } = IPTABLES_HOOKS[hook];
   return [
     `# nfknock knock marks (IPv${family}) for a running firewall; other rules are left alone.`,
     `#   ${cmd}-restore --noflush < THIS_FILE`,
-    `#   ${iptablesHookCommand(family)}`,
+    `#   ${iptablesHookCommand(family, hook)}`,
     `# Reloading is idempotent: ":${KNOCK_CHAIN} - [0:0]" creates the chain or empties it, and the`,
-    '# second line adds the jump from INPUT only once (iptables-restore cannot test for a rule itself).',
-    '# The marks only log: knock packets go on through INPUT and meet your own rules.',
-    '*filter',
+    `# second line adds the jump from ${chain} only once (iptables-restore cannot test for a rule itself).`,
+    `# The marks only log: knock packets go on through ${chain} and meet your own rules.`,
+    `*${table}`,
     `:${KNOCK_CHAIN} - [0:0]`,
   ];
 }
@@ -81,10 +92,19 @@ function completeHead(family: Family, options: RulesOptions): string[] {
     lines.push(`-A INPUT -p ${service.protocol} -m ${service.protocol} --dport ${service.port} -j ACCEPT`);
   }
   lines.push('# Door ACCEPT rules go here (-A INPUT) or on top (-I INPUT).');
+  if (options.hook === 'forward') {
+    lines.push(
+      '# Routed traffic: replies, then knocks for the internal hosts (Target); doors open with',
+      '#   iptables -I FORWARD -s %IP% -d TARGET -p tcp --dport PORT -j ACCEPT',
+      '-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      `-A FORWARD -j ${KNOCK_CHAIN}`,
+      '-A FORWARD -m conntrack --ctstate INVALID -j DROP',
+    );
+  }
   return lines;
 }
 
-function knockChain(marks: KnockMark[], options: RulesOptions): string[] {
+function knockChain(groups: MarkGroup[], options: RulesOptions): string[] {
   const lines: string[] = [];
   const target =
     options.target === 'nflog'
@@ -96,13 +116,16 @@ function knockChain(marks: KnockMark[], options: RulesOptions): string[] {
       ` --hashlimit-htable-max ${FLOOD_TABLE_MAX} --hashlimit-htable-expire ${FLOOD_TABLE_EXPIRE_MS}` +
       (options.family === 6 ? ` --hashlimit-srcmask ${IPV6_SOURCE_PREFIX}` : '')
     : '';
-  for (const mark of marks) {
-    const ports = mark.from === mark.to ? `${mark.from}` : `${mark.from}:${mark.to}`;
-    const flags = mark.protocol === 'tcp' ? iptablesTcpFlags(mark.tcpFlags) : '';
-    lines.push(
-      `# ${ports.replace(':', '-')}/${mark.protocol}: ${mark.doors.map(commentSafe).join(', ')}`,
-      `-A ${KNOCK_CHAIN} -p ${mark.protocol} -m ${mark.protocol} --dport ${ports}${flags}${guard} ${target}`,
-    );
+  for (const { destination, marks } of groups) {
+    const to = destination === undefined ? '' : ` -d ${destination}`;
+    for (const mark of marks) {
+      const ports = mark.from === mark.to ? `${mark.from}` : `${mark.from}:${mark.to}`;
+      const flags = mark.protocol === 'tcp' ? iptablesTcpFlags(mark.tcpFlags) : '';
+      lines.push(
+        `# ${ports.replace(':', '-')}/${mark.protocol}${destination === undefined ? '' : ` to ${destination}`}: ${mark.doors.map(commentSafe).join(', ')}`,
+        `-A ${KNOCK_CHAIN}${to} -p ${mark.protocol} -m ${mark.protocol} --dport ${ports}${flags}${guard} ${target}`,
+      );
+    }
   }
   return lines;
 }

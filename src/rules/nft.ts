@@ -1,5 +1,5 @@
-import type { KnockMark } from './marks.js';
-import { rulePrefix, type RulesOptions } from './options.js';
+import type { MarkGroup } from './generate.js';
+import { rulePrefix, type KnockHook, type RulesOptions } from './options.js';
 import { nftTcpFlags } from './flags.js';
 import { commentSafe } from './iptables.js';
 import { FLOOD_TABLE_EXPIRE_MS, FLOOD_TABLE_MAX, IPV6_SOURCE_PREFIX, NFLOG_COPY_BYTES } from './limits.js';
@@ -17,7 +17,14 @@ export function nftDoorCommands(protocol: 'tcp' | 'udp', port: number): { start:
   };
 }
 
-export function nftRules(marks: KnockMark[], options: RulesOptions): string {
+/** Base chain of the fragment per hook; prerouting at mangle priority runs before DNAT (dstnat, -100). */
+const NFT_HOOKS: Record<KnockHook, string> = {
+  input: 'type filter hook input priority filter - 1; policy accept;',
+  forward: 'type filter hook forward priority filter - 1; policy accept;',
+  prerouting: 'type filter hook prerouting priority mangle; policy accept;',
+};
+
+export function nftRules(groups: MarkGroup[], options: RulesOptions): string {
   const guard = options.floodGuard;
   const log =
     options.target === 'nflog'
@@ -51,16 +58,19 @@ export function nftRules(marks: KnockMark[], options: RulesOptions): string {
   if (!options.complete) {
     lines.push(
       '\t\t# Before the usual filter chains (priority 0), and only logging: the verdict stays theirs.',
-      '\t\ttype filter hook input priority filter - 1; policy accept;',
+      `\t\t${NFT_HOOKS[options.hook ?? 'input']}`,
     );
   }
-  for (const mark of marks) {
-    const ports = mark.from === mark.to ? `${mark.from}` : `${mark.from}-${mark.to}`;
-    const flags = mark.protocol === 'tcp' ? nftTcpFlags(mark.tcpFlags) : '';
-    lines.push(
-      `\t\t# ${ports}/${mark.protocol}: ${mark.doors.map(commentSafe).join(', ')}`,
-      `\t\t${mark.protocol} dport ${ports}${flags} ${markAction}`,
-    );
+  for (const { destination, family, marks } of groups) {
+    const to = destination === undefined ? '' : `${family === 6 ? 'ip6' : 'ip'} daddr ${destination} `;
+    for (const mark of marks) {
+      const ports = mark.from === mark.to ? `${mark.from}` : `${mark.from}-${mark.to}`;
+      const flags = mark.protocol === 'tcp' ? nftTcpFlags(mark.tcpFlags) : '';
+      lines.push(
+        `\t\t# ${ports}/${mark.protocol}${destination === undefined ? '' : ` to ${destination}`}: ${mark.doors.map(commentSafe).join(', ')}`,
+        `\t\t${to}${mark.protocol} dport ${ports}${flags} ${markAction}`,
+      );
+    }
   }
   lines.push('\t}');
   if (options.complete) lines.push(...completeChains(options));

@@ -31,7 +31,16 @@ export interface RulesOptions {
   oneTimeSteps?: ReadonlyMap<string, readonly KnockStep[]> | undefined;
   /** Only with `complete`: ports open to everybody. */
   servicePorts?: readonly ServicePort[] | undefined;
+  /**
+   * Where knocks are marked: `input` (default, knocks to this host); `forward`, knocks routed through
+   * this gateway; `prerouting`, before a DNAT rewrites the destination. The last two mark each door's
+   * ports only for its Target (`-d` / `daddr`), so one gateway runs doors for several internal hosts.
+   */
+  hook?: KnockHook | undefined;
 }
+
+export type KnockHook = 'input' | 'forward' | 'prerouting';
+export const KNOCK_HOOKS: readonly KnockHook[] = ['input', 'forward', 'prerouting'];
 
 /** Kernel limits: xt_LOG keeps 29 characters of prefix, NFLOG 63 (both NUL-terminated 30/64-byte fields). */
 export const LOG_PREFIX_MAX = 29;
@@ -56,6 +65,11 @@ export function validateRulesOptions(options: RulesOptions): void {
       usage(`flood guard rate ${perSourcePerSecond}/s must be a whole number from 1 to 10000`);
     }
     if (!(Number.isInteger(burst) && burst >= 1 && burst <= 10000)) usage(`flood guard burst ${burst} must be a whole number from 1 to 10000`);
+  }
+  const hook = options.hook ?? 'input';
+  if (!KNOCK_HOOKS.includes(hook)) usage(`unknown hook ${JSON.stringify(hook)}: use ${KNOCK_HOOKS.join(', ')}`);
+  if (options.complete && (hook === 'prerouting' || (hook === 'forward' && options.format === 'nft'))) {
+    usage(`--complete with --hook ${hook}${hook === 'forward' ? ' --format nft' : ''} is not offered: load the marks as a fragment beside your own gateway ruleset`);
   }
   for (const service of options.servicePorts ?? []) {
     if (!options.complete) usage('service ports only make sense with a complete firewall (--complete)');
