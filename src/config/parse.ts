@@ -46,7 +46,7 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
+ * MaxAttempts, MetricsFile, StatsFile, SyslogTag, SyslogFacility; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
  * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
  */
 import { canonicalAddress } from '../core/address.js';
@@ -64,6 +64,7 @@ import {
   type TimeSequenceSpec,
 } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
+import { checkAbsolutePath, checkSyslogFacility, checkSyslogTag, type Checked } from './option-values.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
@@ -98,7 +99,20 @@ export type DoorKey =
   | 'sequence_period'
   | 'sequence_protocols';
 
-type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts';
+type OptionKey =
+  | 'logfile'
+  | 'pidfile'
+  | 'interface'
+  | 'source'
+  | 'nfloggroup'
+  | 'logprefix'
+  | 'statedir'
+  | 'kernellog'
+  | 'maxattempts'
+  | 'metricsfile'
+  | 'statsfile'
+  | 'syslogtag'
+  | 'syslogfacility';
 
 /** How each key is spelt in messages. */
 const DOOR_KEY_NAMES: Record<DoorKey, string> = {
@@ -128,6 +142,10 @@ const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   statedir: 'StateDir',
   kernellog: 'KernelLog',
   maxattempts: 'MaxAttempts',
+  metricsfile: 'MetricsFile',
+  statsfile: 'StatsFile',
+  syslogtag: 'SyslogTag',
+  syslogfacility: 'SyslogFacility',
 };
 
 /** A Map, not an object: a key named "constructor" or "__proto__" must be unknown, not inherited. */
@@ -275,11 +293,12 @@ function unknownKeyMessage(writtenKey: string, key: string, section: Section): s
 function interpretOptions(section: Section, report: Report): Options {
   const options: Options = { ...defaultOptions };
   const invalid = (message: string, entry: Entry, quoted: string = entry.text) => report(ErrorCodes.CONFIG_INVALID, message, entry.line, quoted);
-  const path = (key: OptionKey, entry: Entry): string | undefined => {
-    if (entry.value.startsWith('/')) return entry.value;
-    invalid(`${OPTION_KEY_NAMES[key]} must be an absolute path`, entry, entry.value);
+  const checked = <T>(result: Checked<T>, entry: Entry): T | undefined => {
+    if (result.ok) return result.value;
+    invalid(result.problem, entry, entry.value);
     return undefined;
   };
+  const path = (key: OptionKey, entry: Entry): string | undefined => checked(checkAbsolutePath(entry.value, OPTION_KEY_NAMES[key]), entry);
   for (const [key, entry] of section.entries as Map<OptionKey, Entry>) {
     const value = entry.value;
     switch (key) {
@@ -324,6 +343,18 @@ function interpretOptions(section: Section, report: Report): Options {
         else invalid('MaxAttempts must be a positive whole number', entry, value);
         break;
       }
+      case 'metricsfile':
+        options.metricsFile = path(key, entry);
+        break;
+      case 'statsfile':
+        options.statsFile = path(key, entry) ?? options.statsFile;
+        break;
+      case 'syslogtag':
+        options.syslogTag = checked(checkSyslogTag(value, OPTION_KEY_NAMES[key]), entry) ?? options.syslogTag;
+        break;
+      case 'syslogfacility':
+        options.syslogFacility = checked(checkSyslogFacility(value, OPTION_KEY_NAMES[key]), entry) ?? options.syslogFacility;
+        break;
     }
   }
   for (const key of Object.keys(options) as (keyof Options)[]) if (options[key] === undefined) delete options[key];

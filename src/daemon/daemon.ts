@@ -61,6 +61,11 @@ export class Daemon {
     return this.doors.keeper.list();
   }
 
+  /** The configuration in force (the last one a reload accepted). */
+  get activeConfig(): Config {
+    return this.config;
+  }
+
   get attemptCount(): number {
     return this.matcher.attemptCount;
   }
@@ -159,7 +164,7 @@ export class Daemon {
     return {
       event: (event: KnockEvent) => {
         if (this.stopping) return;
-        this.counters.events++;
+        this.counters.event(this.config.options.source, event.at);
         this.matcher.feed(event);
       },
       reject: (reason, detail) => {

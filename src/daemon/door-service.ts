@@ -209,7 +209,7 @@ export class DoorService {
     this.counters.commands++;
     try {
       const outcome = await this.ports.runCommand(command, kind);
-      audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
+      audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs, kind);
       return outcome.exitCode === 0 && !outcome.timedOut;
     } catch (error) {
       audit.refused(clock.now(), source, door, error instanceof Error ? error.message : String(error));

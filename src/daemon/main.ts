@@ -19,13 +19,14 @@ import type { KnockSource, SourceSink } from '../sources/types.js';
 import { timeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
+import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const USED_STEPS_FILE = 'time-steps.json';
 
 /** [options] a SIGHUP cannot apply to a running daemon (the source, interface and LogFile it can). */
-const RESTART_ONLY_OPTIONS = ['useSyslog', 'stateDir', 'maxAttempts', 'pidFile'] as const;
+const RESTART_ONLY_OPTIONS = ['useSyslog', 'stateDir', 'maxAttempts', 'pidFile', 'metricsFile', 'statsFile', 'syslogTag', 'syslogFacility'] as const;
 
 const systemClock = { now: () => Date.now() };
 
@@ -47,11 +48,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
 
   const knockLog = new KnockLog({ logger });
   await knockLog.open(config.options.logFile);
-  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: 'nfknockd', ...(flags.syslogSocket === undefined ? {} : { socket: flags.syslogSocket }) }) : undefined;
+  const { syslogTag, syslogFacility } = config.options;
+  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: syslogTag, facility: syslogFacility, ...(flags.syslogSocket === undefined ? {} : { socket: flags.syslogSocket }) }) : undefined;
   syslog?.start();
   const sinks: AuditSink[] = [{ write: (at, message) => knockLog.writeMessage(at, message) }];
   if (syslog) sinks.push({ write: (_at, message) => syslog.write(message) });
-  const audit = new Audit(logger, sinks, verbosity.echoKnockdLines);
+  const metrics = new DaemonMetrics(config, logger);
+  const audit = new Audit(logger, sinks, verbosity.echoKnockdLines, (at, record) => metrics.observe(at, record));
 
   const store = new StateStore(config.options.stateDir);
   const commands = new CommandQueue({ logger });
@@ -70,6 +73,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       state: {
         save: async ({ pending, usedSteps: steps }) => {
           await store.save(pending);
+          metrics.stateSaved();
           // Every open and close saves; the used steps change only when a time-based door opens.
           const text = `${JSON.stringify(steps)}\n`;
           if (text !== stepsWritten) {
@@ -100,6 +104,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
+    await metrics.start(daemon);
   } catch (error) {
     await daemon.stop();
     await removePidFile(config.options.pidFile);
@@ -131,6 +136,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       logger.info({ signal, counters: daemon.counters.snapshot(), openDoors: daemon.openDoors.length }, 'stopping');
       void (async () => {
         await daemon.stop({ closeAll: flags.closeOnExit === true });
+        await metrics.stop();
         // A start command still running must not finish after the next daemon has run its stop.
         commands.abortAll();
         await syslog?.close();

@@ -1,5 +1,6 @@
 import type { Config, Options, SourceKind } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { checkAbsolutePath, checkSyslogFacility, checkSyslogTag, type Checked } from '../config/option-values.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -21,6 +22,10 @@ export interface DaemonFlags {
   commandTimeout?: string;
   syslogSocket?: string;
   allowNetnsLog?: boolean;
+  metricsFile?: string;
+  statsFile?: string;
+  syslogTag?: string;
+  syslogFacility?: string;
 }
 
 const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
@@ -42,6 +47,10 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   if (flags.stateDir !== undefined) options.stateDir = nonEmpty(flags.stateDir, '--state-dir');
   if (flags.kernelLog !== undefined) options.kernelLog = nonEmpty(flags.kernelLog, '--kernel-log');
   if (flags.maxAttempts !== undefined) options.maxAttempts = integerFlag(flags.maxAttempts, '--max-attempts', 1, 10_000_000);
+  if (flags.metricsFile !== undefined) options.metricsFile = checkedFlag(checkAbsolutePath(flags.metricsFile, '--metrics-file'), flags.metricsFile);
+  if (flags.statsFile !== undefined) options.statsFile = checkedFlag(checkAbsolutePath(flags.statsFile, '--stats-file'), flags.statsFile);
+  if (flags.syslogTag !== undefined) options.syslogTag = checkedFlag(checkSyslogTag(flags.syslogTag, '--syslog-tag'), flags.syslogTag);
+  if (flags.syslogFacility !== undefined) options.syslogFacility = checkedFlag(checkSyslogFacility(flags.syslogFacility, '--syslog-facility'), flags.syslogFacility);
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
@@ -53,6 +62,12 @@ export function integerFlag(text: string, flag: string, min: number, max: number
     throw new NfknockError(ErrorCodes.USAGE, `${flag} takes a whole number from ${min} to ${max}`, { location: { text } });
   }
   return Number(text);
+}
+
+/** A flag is checked by the same function as its `[options]` key; only the way it fails differs. */
+function checkedFlag<T>(checked: Checked<T>, text: string): T {
+  if (!checked.ok) throw new NfknockError(ErrorCodes.USAGE, checked.problem, { location: { text } });
+  return checked.value;
 }
 
 function nonEmpty(text: string, flag: string): string {
