@@ -25,7 +25,11 @@ const calls: Record<string, (audit: Audit) => void> = {
     for (let i = 0; i < 250; i++) a.stage(1, '10.0.0.2', 'ssh', 1);
     a.stage(20_000, '10.0.0.2', 'ssh', 2);
   },
-  broken: (a) => a.broken(1, '10.0.0.2', 'ssh', 1, { port: 7001, protocol: 'tcp' }),
+  broken: (a) => {
+    // As the daemon calls it: with the matcher's whole action, which has more than port and protocol.
+    const action = { kind: 'broken', door: { name: 'ssh', stopCommand: 'secret' }, family: 4, at: 1, port: 7001, protocol: 'tcp' as const };
+    a.broken(1, '10.0.0.2', 'ssh', 1, action);
+  },
   timedOut: (a) => a.timedOut(1, '10.0.0.2', 'ssh', 1),
   open: (a) => a.open(1, '10.0.0.2', 'ssh', 'fixed'),
   extended: (a) => a.extended(1, '10.0.0.2', 'ssh', 2),

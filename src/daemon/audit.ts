@@ -74,7 +74,9 @@ export class Audit {
 
   broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): void {
     if (!this.admitted('broken', at)) return;
-    this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got }, 'chatter');
+    // Only the two fields: callers pass the matcher's whole action, whose `door` is the Door object.
+    const { port, protocol } = got;
+    this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, port, protocol }, 'chatter');
   }
 
   timedOut(at: number, source: string, door: string, stage: number): void {
