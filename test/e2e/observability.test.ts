@@ -17,6 +17,7 @@ import { createLab, e2eGate, sleep, stopProcessGroup, waitFor, type Lab } from '
 import { knockWithNfknock, loadGeneratedFirewall, nfknockPath, seedDoorConf, startDaemon, SERVICE_PORT, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
 import { startPrivateRsyslog } from '../helpers/rsyslog-private.js';
 import { loadEventSchema, undocumented } from '../helpers/event-schema.js';
+import { repoFile } from '../helpers/repo-file.js';
 import { packageVersion } from '../../src/cli/version.js';
 import type { Stats } from '../../src/metrics/stats-file.js';
 import { timeStepAt } from '../../src/timeseq/derive.js';
@@ -244,7 +245,7 @@ test('node_exporter, promtool, status --stats, fail2ban and rsyslog all see what
   const replayLine = logLines.filter((line) => line.endsWith(`] ${client}: ${TIMED}: sequence step:${step} already used, replay refused`));
   assert.equal(brokenLine.length, 1, log);
   assert.equal(replayLine.length, 1, log);
-  const filter = join(process.cwd(), 'rules', 'fail2ban-filter-nfknock.conf');
+  const filter = repoFile(join('rules', 'fail2ban-filter-nfknock.conf'));
   assert.deepEqual(fail2banRegex(daemon.logFile, `${filter}[mode=broken]`), brokenLine);
   assert.deepEqual(fail2banRegex(daemon.logFile, `${filter}[mode=replay]`), replayLine);
   assert.deepEqual(fail2banRegex(daemon.logFile, filter), logLines.filter((line) => brokenLine.includes(line) || replayLine.includes(line)));
@@ -254,7 +255,7 @@ test('node_exporter, promtool, status --stats, fail2ban and rsyslog all see what
   await rm(join(etc, 'jail.d'), { recursive: true, force: true });
   await mkdir(join(etc, 'jail.d'));
   await cp(filter, join(etc, 'filter.d', 'nfknock.conf'));
-  const jail = await readFile(join(process.cwd(), 'rules', 'fail2ban-jail-nfknock.local'), 'utf8');
+  const jail = await readFile(repoFile(join('rules', 'fail2ban-jail-nfknock.local')), 'utf8');
   assert.ok(jail.includes('logpath  = /var/log/nfknock/knock.log'));
   await writeFile(join(etc, 'jail.d', 'nfknock.local'), jail.replaceAll('/var/log/nfknock/knock.log', daemon.logFile));
   const check = spawnSync('fail2ban-client', ['-c', etc, '--test'], { encoding: 'utf8' });

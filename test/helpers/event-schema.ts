@@ -2,9 +2,9 @@
  * docs/events.md as a schema: the event values and fields its tables list. Tests check the records
  * the daemon writes against it, so the document cannot fall behind the code.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoFile } from './repo-file.js';
 
 export interface EventSchema {
   version: number;
@@ -14,16 +14,8 @@ export interface EventSchema {
   events: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-/** docs/events.md, found from the compiled test wherever the build directory is. */
 export function eventsDocPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'docs', 'events.md');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('docs/events.md not found above the test directory');
-    dir = parent;
-  }
+  return repoFile(join('docs', 'events.md'));
 }
 
 const backticked = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
