@@ -23,6 +23,7 @@ function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
     doors: new Map([['openSSH', door({ opens: 2, closes: 1, open: 1, commandFailures: { start: 0, stop: 1 }, stopRetrying: true })]]),
     lastEventAt: 1_700_000_099_500,
     reload: { success: true, at: 1_700_000_000_000 },
+    stopped: false,
     ...overrides,
   };
 }

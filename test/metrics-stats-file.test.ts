@@ -26,6 +26,7 @@ function snapshot(doors: string[] = ['ssh'], takenAt = 2_000_000): MetricsSnapsh
     doors: new Map(doors.map((door) => [door, { opens: 1, closes: 0, open: 1, replaysRefused: 0, commandFailures: { start: 0, stop: 0 }, stopRetrying: false }])),
     lastEventAt: 1_999_999.25,
     reload: { success: true, at: 1_000_000 },
+    stopped: false,
   };
 }
 
@@ -83,8 +84,13 @@ test('the writer replaces both files atomically (mode 0644, no temp file left), 
   await waitFor(async () => parseStats(await readFile(statsFile, 'utf8'), statsFile).writtenAt === 2, { timeoutMs: 5000 });
   assert.ok(taken <= 3, `50 requests at once made ${taken - 1} writes`);
   takenAt = 3;
+  assert.equal(parseStats(await readFile(statsFile, 'utf8'), statsFile).stopped, false);
+  let stoppedFlag: boolean | undefined;
+  const last = new MetricsWriter({ statsFile, logger: log, snapshot: (stopped) => ((stoppedFlag = stopped), snapshot(['ssh'], takenAt)) });
   await writer.stop();
   assert.equal(parseStats(await readFile(statsFile, 'utf8'), statsFile).writtenAt, 3);
+  await last.stop();
+  assert.equal(stoppedFlag, true, 'the write at exit is marked as the last');
   assert.deepEqual((await readdir(join(dir, 'textfile'))).sort(), ['nfknock.prom']);
   writer.soon();
   assert.deepEqual(records, []);

@@ -24,6 +24,7 @@ function snapshot(): MetricsSnapshot {
     doors: new Map([['openSSH', door(1, 3, 2)], ['web\nforged', door(0, 1, 1, true)]]),
     lastEventAt: T0 + 3_595_000,
     reload: { success: true, at: T0 },
+    stopped: false,
   };
 }
 
@@ -80,6 +81,8 @@ test('status --stats --json prints the file\'s figures; a stale file says the da
   assert.equal(parsed.events[0]?.count, 12);
   const stale = formatStats(JSON.parse(renderStats(snapshot())) as Stats, T0 + 3_600_000 + 120_000, '/tmp/s.json');
   assert.match(stale, /\/tmp\/s\.json was last written 2m00s ago: nfknockd is probably not running/);
+  const stopped = formatStats({ ...(JSON.parse(renderStats(snapshot())) as Stats), stopped: true }, T0 + 3_660_000, '/tmp/s.json');
+  assert.match(stopped, /\nnfknockd stopped at 2026-12-02T09:00:00\.000Z \(1m00s ago\): these are its last figures\.\n$/);
 });
 
 test('status --stats without a stats file says where it looked and why it may be missing', async () => {

@@ -28,7 +28,7 @@ export class DaemonMetrics {
       statsFile: config.options.statsFile,
       ...(config.options.metricsFile === undefined ? {} : { metricsFile: config.options.metricsFile }),
       logger,
-      snapshot: () => this.snapshot(),
+      snapshot: (stopped) => this.snapshot(stopped),
     });
   }
 
@@ -52,7 +52,7 @@ export class DaemonMetrics {
     if (this.daemon) await this.writer.stop();
   }
 
-  private snapshot() {
+  private snapshot(stopped: boolean) {
     const daemon = this.daemon as RunningDaemon;
     const config = daemon.activeConfig;
     return takeSnapshot(daemon, this.activity, {
@@ -62,6 +62,7 @@ export class DaemonMetrics {
       now: Date.now(),
       source: config.options.source,
       configuredDoors: config.doors.map((door) => door.name),
+      stopped,
     });
   }
 }

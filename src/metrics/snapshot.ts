@@ -35,6 +35,8 @@ export interface MetricsSnapshot {
   doors: ReadonlyMap<string, DoorFigures>;
   lastEventAt: number | undefined;
   reload: { success: boolean; at: number };
+  /** Taken as the daemon stopped: these figures are its last. */
+  stopped: boolean;
 }
 
 /** A structured audit record: `event` plus the fields docs/events.md lists for it. */
@@ -145,6 +147,7 @@ export interface SnapshotContext {
   source: string;
   /** The configured doors: each has its series from the start, at 0, so rate() sees the first open. */
   configuredDoors: readonly string[];
+  stopped?: boolean;
 }
 
 /** Pure: the figures of one instant. Cost: O(doors + open doors), once per write, never per packet. */
@@ -181,5 +184,6 @@ export function takeSnapshot(daemon: DaemonFigures, activity: DoorActivity, cont
     doors,
     lastEventAt: daemon.counters.lastEventAt,
     reload: activity.reload,
+    stopped: context.stopped === true,
   };
 }

@@ -28,6 +28,8 @@ export interface Stats {
   doors: StatsDoor[];
   lastEventAt: number | null;
   reload: { success: boolean; at: number };
+  /** The daemon wrote this as it stopped. */
+  stopped: boolean;
 }
 
 export function statsFromSnapshot(snapshot: MetricsSnapshot): Stats {
@@ -47,6 +49,7 @@ export function statsFromSnapshot(snapshot: MetricsSnapshot): Stats {
     // Event stamps may carry microseconds; the file keeps whole milliseconds.
     lastEventAt: snapshot.lastEventAt === undefined ? null : Math.round(snapshot.lastEventAt),
     reload: { ...snapshot.reload },
+    stopped: snapshot.stopped,
   };
 }
 
@@ -98,6 +101,7 @@ export function parseStats(text: string, file: string): Stats {
     doors: field('doors', (v) => list(v, door)),
     lastEventAt: lastEventAt === null ? null : (count(lastEventAt) ?? fail('"lastEventAt" is of the wrong type')),
     reload,
+    stopped: field('stopped', (v) => (typeof v === 'boolean' ? v : undefined)),
   };
 }
 

@@ -21,7 +21,8 @@ const FILE_MODE = 0o644;
 export interface MetricsWriterOptions {
   metricsFile?: string;
   statsFile: string;
-  snapshot: () => MetricsSnapshot;
+  /** `stopped`: the write at exit. */
+  snapshot: (stopped: boolean) => MetricsSnapshot;
   logger: Logger;
   intervalMs?: number;
 }
@@ -63,7 +64,7 @@ export class MetricsWriter {
     this.interval = undefined;
     this.pending = undefined;
     await this.writing;
-    await this.write();
+    await this.write(true);
   }
 
   /** One write at a time; a request during a write makes one more after it. */
@@ -85,8 +86,8 @@ export class MetricsWriter {
     }
   }
 
-  private async write(): Promise<void> {
-    const snapshot = this.options.snapshot();
+  private async write(stopped = false): Promise<void> {
+    const snapshot = this.options.snapshot(stopped);
     const files: Array<[string, string]> = [[this.options.statsFile, renderStats(snapshot)]];
     if (this.options.metricsFile !== undefined) files.push([this.options.metricsFile, renderPrometheus(snapshot)]);
     await Promise.all(files.map(([path, text]) => this.replace(path, text)));

@@ -74,7 +74,9 @@ export function formatStats(stats: Stats, now: number, statsFile: string): strin
     ['Configuration', [['Last reload', `${stats.reload.success ? 'accepted' : 'REFUSED, still running the one'} loaded ${when(stats.reload.at, now)}`]]],
   ];
   render(nodes, '', lines);
-  if (now - stats.writtenAt > STALE_AFTER_MS) {
+  if (stats.stopped) {
+    lines.push('', `nfknockd stopped at ${when(stats.writtenAt, now)}: these are its last figures.`);
+  } else if (now - stats.writtenAt > STALE_AFTER_MS) {
     lines.push('', `${statsFile} was last written ${formatDuration(now - stats.writtenAt)} ago: nfknockd is probably not running; these are its last figures.`);
   }
   return `${lines.join('\n')}\n`;

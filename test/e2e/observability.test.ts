@@ -237,6 +237,7 @@ test('node_exporter, promtool, status --stats, fail2ban and rsyslog all see what
   await daemon.stop();
   assert.deepEqual(await readdir(textfileDir), ['nfknock.prom']);
   assert.match(await readFile(metricsFile, 'utf8'), /^nfknock_closes_total\{door="openSSH"\} 1$/m);
+  assert.match(statusStats(daemon, false), /\nnfknockd stopped at .*: these are its last figures\.\n$/);
 
   // fail2ban: the shipped filter matches exactly the broken and the replay line of this LogFile.
   const log = await daemon.log();
