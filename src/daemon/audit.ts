@@ -49,9 +49,6 @@ export class Audit {
     return true;
   }
 
-  /** For limited lines off the per-packet path; `build` runs only once the line is admitted. */
-
-
   started(at: number, listeningOn: string): void {
     this.emit(at, line.startupMessage(listeningOn), { event: 'start' });
   }

@@ -60,7 +60,7 @@ function config(secretFile: string, metricsFile: string): string {
 /** node_exporter's /metrics, fetched from inside the server namespace (it listens on that loopback only). */
 async function scrape(lab: Lab): Promise<string> {
   const script = `fetch(${JSON.stringify(EXPORTER)}).then(async (r) => { if (!r.ok) process.exit(3); process.stdout.write(await r.text()); }, () => process.exit(2))`;
-  const result = await lab.exec('server', [process.execPath, '-e', script], { timeoutMs: 5000 });
+  const result = await lab.exec('server', [process.execPath, '-e', script], { timeoutMs: 10_000 });
   if (result.code !== 0) throw new Error(`scrape failed (${result.code}): ${result.stderr}`);
   return result.stdout;
 }
@@ -170,7 +170,7 @@ test('node_exporter, promtool, status --stats, fail2ban and rsyslog all see what
   // A wrong second knock breaks the sequence; then the right one opens the door.
   const client = lab.clientAddress(4);
   await knockWithNfknock(lab, 4, ['7000:udp', '9000:udp']);
-  await waitFor(async () => (await daemon.log()).includes(`${client}: openSSH: sequence broken`), { timeoutMs: 5000 });
+  await waitFor(async () => (await daemon.log()).includes(`${client}: openSSH: sequence broken`), { timeoutMs: 10_000 });
   await knockWithNfknock(lab, 4, OPEN_SSH);
   await waitForProbe(lab, 4, 'open', 5000);
   await scrapeUntil(lab, { [`nfknock_opens_total${door('openSSH')}`]: 1, [`nfknock_open_doors${door('openSSH')}`]: 1 }, 'openSSH open');
@@ -182,9 +182,9 @@ test('node_exporter, promtool, status --stats, fail2ban and rsyslog all see what
   if (leftInStep < 10_000) await sleep(leftInStep + 200);
   const step = timeStepAt(Date.now(), PERIOD);
   await knockTimed();
-  await waitFor(async () => (await daemon.log()).includes(`${client}: ${TIMED}: OPEN SESAME`), { timeoutMs: 5000 });
+  await waitFor(async () => (await daemon.log()).includes(`${client}: ${TIMED}: OPEN SESAME`), { timeoutMs: 10_000 });
   await knockTimed();
-  await waitFor(async () => (await daemon.log()).includes('already used, replay refused'), { timeoutMs: 5000 });
+  await waitFor(async () => (await daemon.log()).includes('already used, replay refused'), { timeoutMs: 10_000 });
 
   const final = await scrapeUntil(
     lab,
