@@ -56,7 +56,7 @@ function families(snapshot: MetricsSnapshot): Family[] {
     { name: 'nfknock_attempts_in_progress', kind: 'gauge', help: 'Sources part-way through a sequence.', samples: one(snapshot.attemptsInProgress) },
     { name: 'nfknock_evictions_total', kind: 'counter', help: 'Attempts in progress dropped to keep within MaxAttempts.', samples: one(snapshot.evictions) },
     { name: 'nfknock_opens_total', kind: 'counter', help: 'Correct sequences (OPEN SESAME), by door.', samples: perDoor(snapshot, (d) => d.opens) },
-    { name: 'nfknock_closes_total', kind: 'counter', help: 'Doors closed after cmd_timeout (stop command started), by door.', samples: perDoor(snapshot, (d) => d.closes) },
+    { name: 'nfknock_closes_total', kind: 'counter', help: 'Doors closed (stop command succeeded), by door.', samples: perDoor(snapshot, (d) => d.closes) },
     { name: 'nfknock_open_doors', kind: 'gauge', help: 'Open doors with a stop command still to run, by door.', samples: perDoor(snapshot, (d) => d.open) },
     { name: 'nfknock_replays_refused_total', kind: 'counter', help: 'Used one-time or time-based sequences knocked again and refused, by door.', samples: perDoor(snapshot, (d) => d.replaysRefused) },
     {

@@ -10,6 +10,7 @@ export type CommandKind = 'start' | 'stop';
 
 export interface DoorFigures {
   opens: number;
+  /** Stop commands that succeeded. */
   closes: number;
   /** Doors of this name with a stop command still to run (one per source). */
   open: number;
@@ -75,9 +76,6 @@ export class DoorActivity {
       case 'open':
         if (door !== undefined) this.tally(door).opens++;
         return;
-      case 'close':
-        if (door !== undefined) this.tally(door).closes++;
-        return;
       case 'replay':
         if (door !== undefined) this.tally(door).replaysRefused++;
         return;
@@ -111,6 +109,9 @@ export class DoorActivity {
     const failed = record['exitCode'] !== 0 || record['signal'] != null;
     if (failed) this.tally(door).commandFailures[kind]++;
     if (kind !== 'stop') return;
+    // A door is closed when its stop command succeeds; a failing one is retried (and logged as
+    // closing again), which must not count twice.
+    if (!failed) this.tally(door).closes++;
     const lane = `${door}\n${String(record['source'])}`;
     if (failed) this.failingStops.set(lane, door);
     else this.failingStops.delete(lane);
