@@ -120,7 +120,7 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
   info(readFileSync(configPath, 'utf8'));
   const argv =
     kind === 'nfknockd'
-      ? [process.execPath, nfknockdPath, '-c', configPath, '--state-dir', stateDir, '-g', logPath]
+      ? [process.execPath, nfknockdPath, '-c', configPath, '--state-dir', stateDir, '--stats-file', join(directory, 'stats.json'), '-g', logPath]
       : ['knockd', '-c', configPath, '-i', lab.serverInterface, '-g', logPath, '-v'];
   const daemon = lab.spawn('server', argv);
   const died = watch(daemon);

@@ -10,7 +10,7 @@ import { ConfigError } from '../src/config/problems.js';
 import { deriveSequence, timeStepAt } from '../src/timeseq/derive.js';
 import { createTimeSequenceDeriver } from '../src/timeseq/deriver.js';
 import { simulate } from '../src/simulate/simulate.js';
-import { TcpFlag, type Config, type Door, type KnockStep } from '../src/core/types.js';
+import { defaultOptions, TcpFlag, type Config, type Door, type KnockStep } from '../src/core/types.js';
 import type { OneTimeLine } from '../src/matcher/sequences.js';
 import { configModel, render } from './helpers/config-model.js';
 
@@ -53,7 +53,7 @@ function door(overrides: Partial<Door>): Door {
 test('a door whose sequence cannot be derived is reported once and skipped; the next door still opens', () => {
   const broken = door({ name: 'broken', timeSequence: { secret: new Uint8Array(32), length: 4, portMin: 20000, portMax: 29999, periodSeconds: 100000, protocols: 'tcp' } });
   const fixed = door({ name: 'fixed', steps: [{ port: 7000, protocol: 'tcp' }, { port: 8000, protocol: 'tcp' }] });
-  const config: Config = { file: FILE, options: { useSyslog: false, source: 'file', nflogGroup: 5, logPrefix: 'portknock', stateDir: '/x', maxAttempts: 100 }, doors: [broken, fixed] };
+  const config: Config = { file: FILE, options: { ...defaultOptions, source: 'file', stateDir: '/x', maxAttempts: 100 }, doors: [broken, fixed] };
   const failures: string[] = [];
   const deriver = createTimeSequenceDeriver((d, error) => failures.push(`${d.name}: ${error.message}`));
   const lines = [7000, 8000, 7000, 8000].map((port, i) => kernelLine({ source: '203.0.113.9', port, protocol: 'tcp', flags: TcpFlag.SYN, at: AT + i * 1000, id: i }));

@@ -200,6 +200,10 @@ test('options: every knockd and nfknock key', () => {
     'StateDir = /var/lib/nfknock2',
     'KernelLog = /var/log/kern.log',
     'MaxAttempts = 1000',
+    'MetricsFile = /var/lib/prometheus/node-exporter/nfknock.prom',
+    'StatsFile = /run/nfknock2/stats.json',
+    'SyslogTag = knockd',
+    'SyslogFacility = authpriv',
   );
   assert.deepEqual(options, {
     useSyslog: true,
@@ -212,6 +216,10 @@ test('options: every knockd and nfknock key', () => {
     stateDir: '/var/lib/nfknock2',
     kernelLog: '/var/log/kern.log',
     maxAttempts: 1000,
+    metricsFile: '/var/lib/prometheus/node-exporter/nfknock.prom',
+    statsFile: '/run/nfknock2/stats.json',
+    syslogTag: 'knockd',
+    syslogFacility: 'authpriv',
   });
 });
 

@@ -97,7 +97,7 @@ interface StartedDaemon {
 async function startDaemonProcess(run: LabRun, lab: Lab, kind: DaemonKind, confPath: string, nodeOptions?: string): Promise<StartedDaemon> {
   const argv =
     kind === 'nfknockd'
-      ? [process.execPath, nfknockdPath, '-c', confPath, '-g', join(run.dir, 'nfknockd.log'), '--state-dir', join(run.dir, 'state')]
+      ? [process.execPath, nfknockdPath, '-c', confPath, '-g', join(run.dir, 'nfknockd.log'), '--state-dir', join(run.dir, 'state'), '--stats-file', join(run.dir, 'stats.json')]
       : ['knockd', '-c', confPath, '-i', lab.serverInterface];
   const child = lab.spawn('server', argv, kind === 'nfknockd' && nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {});
   const name = kind === 'nfknockd' ? 'node' : 'knockd';

@@ -24,6 +24,10 @@ const packageByTool: Record<string, string> = {
   unshare: 'util-linux',
   mount: 'mount',
   runuser: 'util-linux',
+  'prometheus-node-exporter': 'prometheus-node-exporter',
+  promtool: 'prometheus',
+  'fail2ban-regex': 'fail2ban',
+  'fail2ban-client': 'fail2ban',
 };
 
 // sudo and cron often run with a PATH that lacks the sbin directories where these tools live.

@@ -48,3 +48,30 @@ export function checkMaxAttempts(text: string): Checked<number> {
   const max = wholeNumber(text);
   return max !== undefined && max >= 1 && max <= MAX_ATTEMPTS_LIMIT ? ok(max) : bad(`MaxAttempts must be a whole number from 1 to ${MAX_ATTEMPTS_LIMIT}`);
 }
+
+/**
+ * An RFC 3164 TAG: what logcheck rules and SIEM parsers match on. Letters, digits and `_ . -`
+ * only: a space, `:` or `[` would end the tag early and the rest would be read as the message.
+ */
+const SYSLOG_TAG = /^[A-Za-z0-9_.-]{1,32}$/;
+
+export function checkSyslogTag(text: string): Checked<string> {
+  return SYSLOG_TAG.test(text) ? ok(text) : bad('SyslogTag must be 1-32 of A-Z a-z 0-9 _ . -');
+}
+
+/**
+ * logger(1)'s facility names. `kern` is not among them: a process cannot log as the kernel, and
+ * kernel-facility lines are what the kmsg and file sources trust.
+ */
+export const SYSLOG_FACILITIES = [
+  'user', 'daemon', 'auth', 'authpriv', 'syslog', 'mail', 'news', 'uucp', 'cron', 'lpr', 'ftp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+] as const;
+
+export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
+
+export function checkSyslogFacility(text: string): Checked<SyslogFacility> {
+  const lower = asciiLower(text);
+  const facility = SYSLOG_FACILITIES.find((known) => known === lower);
+  return facility === undefined ? bad(`SyslogFacility must be one of ${SYSLOG_FACILITIES.join(', ')}`) : ok(facility);
+}

@@ -46,7 +46,8 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts, Include (several lines allowed; drop-in files hold doors only, see include.ts); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
+ * MaxAttempts, Include (several lines allowed; drop-in files hold doors only, see include.ts), MetricsFile,
+ * StatsFile, SyslogTag, SyslogFacility; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
  * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
  */
 import { canonicalAddress } from '../core/address.js';
@@ -67,7 +68,7 @@ import { decodeBase32 } from './base32.js';
 import { parseIncludePattern } from './include.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { runtimeLimitProblems } from './runtime-limits.js';
-import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, wholeNumber, type Checked } from './option-values.js';
+import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, checkSyslogFacility, checkSyslogTag, wholeNumber, type Checked } from './option-values.js';
 import { TIME_SEQUENCE_LIMITS } from '../timeseq/derive.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { readSections, type ConfigSection, type SectionDialect, type SectionEntry } from './sections.js';
@@ -103,7 +104,20 @@ export type DoorKey =
   | 'sequence_period'
   | 'sequence_protocols';
 
-type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts';
+type OptionKey =
+  | 'logfile'
+  | 'pidfile'
+  | 'interface'
+  | 'source'
+  | 'nfloggroup'
+  | 'logprefix'
+  | 'statedir'
+  | 'kernellog'
+  | 'maxattempts'
+  | 'metricsfile'
+  | 'statsfile'
+  | 'syslogtag'
+  | 'syslogfacility';
 
 /** How each key is spelt in messages. */
 const DOOR_KEY_NAMES: Record<DoorKey, string> = {
@@ -133,6 +147,10 @@ const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   statedir: 'StateDir',
   kernellog: 'KernelLog',
   maxattempts: 'MaxAttempts',
+  metricsfile: 'MetricsFile',
+  statsfile: 'StatsFile',
+  syslogtag: 'SyslogTag',
+  syslogfacility: 'SyslogFacility',
 };
 
 /** A Map, not an object: a key named "constructor" or "__proto__" must be unknown, not inherited. */
@@ -256,6 +274,18 @@ function interpretOptions(section: Section, report: Report): Options {
         break;
       case 'maxattempts':
         take(entry, checkMaxAttempts(value), (max) => (options.maxAttempts = max));
+        break;
+      case 'metricsfile':
+        path((p) => (options.metricsFile = p));
+        break;
+      case 'statsfile':
+        path((p) => (options.statsFile = p));
+        break;
+      case 'syslogtag':
+        take(entry, checkSyslogTag(value), (tag) => (options.syslogTag = tag));
+        break;
+      case 'syslogfacility':
+        take(entry, checkSyslogFacility(value), (facility) => (options.syslogFacility = facility));
         break;
     }
   }

@@ -101,6 +101,13 @@ export interface Options {
   kernelLog?: string;
   /** Cap on knock attempts in progress (bounded memory under spoofed floods). */
   maxAttempts: number;
+  /** Prometheus text file for node_exporter's textfile collector; none by default. */
+  metricsFile?: string;
+  /** The same figures as JSON, for `nfknock status --stats`. */
+  statsFile: string;
+  syslogTag: string;
+  /** One of logger(1)'s facility names (config/option-values.ts checks it). */
+  syslogFacility: string;
 }
 
 /** An `Include = /dir/*.conf` line of [options]: drop-in files holding more doors. */
@@ -125,6 +132,10 @@ export const defaultOptions: Options = {
   logPrefix: 'portknock',
   stateDir: '/var/lib/nfknock',
   maxAttempts: 65536,
+  statsFile: '/run/nfknock/stats.json',
+  syslogTag: 'nfknockd',
+  // knockd's openlog(..., LOG_USER).
+  syslogFacility: 'user',
 };
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */

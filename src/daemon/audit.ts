@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Protocol } from '../core/types.js';
 import * as line from '../logging/knockd-format.js';
 import { LineLimiter } from '../logging/line-limiter.js';
+import type { AuditRecord } from '../metrics/snapshot.js';
 
 /** Somewhere a knockd-format message goes: the LogFile, the local syslog. */
 export interface AuditSink {
@@ -20,10 +21,13 @@ export class Audit {
     private readonly logger: Logger,
     private readonly sinks: AuditSink[],
     private readonly echoKnockdLines: boolean,
+    /** Sees every structured record (the metrics count from it), also those the limiter holds back. */
+    private readonly observe: (at: number, record: AuditRecord) => void = () => undefined,
   ) {}
 
   /** `chatter` lines (stages, broken sequences) reach pino at info only with -v/-D. */
-  private emit(at: number, message: string, fields: Record<string, unknown>, level: 'chatter' | 'info' | 'warn' | 'error' = 'info'): void {
+  private emit(at: number, message: string, fields: AuditRecord, level: 'chatter' | 'info' | 'warn' | 'error' = 'info', observed = false): void {
+    if (!observed) this.observe(at, fields);
     for (const sink of this.sinks) sink.write(at, message);
     if (level !== 'chatter') this.logger[level](fields, message);
     else if (this.echoKnockdLines) this.logger.info(fields, message);
@@ -43,13 +47,6 @@ export class Audit {
       this.emit(at, line.suppressedLinesMessage(suppressed, category, spanMs), { event: 'suppressed', category, suppressed }, 'warn');
     }
     return true;
-  }
-
-  /** For limited lines off the per-packet path; `build` runs only once the line is admitted. */
-  private limited(category: string, at: number, build: () => [string, Record<string, unknown>], level: 'chatter' | 'warn' = 'chatter'): void {
-    if (!this.admitted(category, at)) return;
-    const [message, fields] = build();
-    this.emit(at, message, fields, level);
   }
 
   started(at: number, listeningOn: string): void {
@@ -74,7 +71,9 @@ export class Audit {
 
   broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): void {
     if (!this.admitted('broken', at)) return;
-    this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, ...got }, 'chatter');
+    // Only the two fields: callers pass the matcher's whole action, whose `door` is the Door object.
+    const { port, protocol } = got;
+    this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, port, protocol }, 'chatter');
   }
 
   timedOut(at: number, source: string, door: string, stage: number): void {
@@ -96,8 +95,11 @@ export class Audit {
   }
 
   replay(at: number, source: string, door: string, sequence: string): void {
-    // Limited: one sniffed sequence replayed from spoofed sources must not fill the disk.
-    this.limited('replay', at, () => [`${source}: ${door}: sequence ${sequence} already used, replay refused`, { event: 'replay', source, door, sequence }], 'warn');
+    // Limited: one sniffed sequence replayed from spoofed sources must not fill the disk. Counted
+    // either way: the metrics must show the flood the log holds back.
+    const fields = { event: 'replay', source, door, sequence };
+    this.observe(at, fields);
+    if (this.admitted('replay', at)) this.emit(at, `${source}: ${door}: sequence ${sequence} already used, replay refused`, fields, 'warn', true);
   }
 
   running(at: number, source: string, door: string, command: string, kind: 'start' | 'stop'): void {
@@ -114,8 +116,9 @@ export class Audit {
     door: string,
     result: { exitCode: number | null; signal: string | null; timedOut: boolean; stderr: string },
     limitMs: number,
+    kind?: 'start' | 'stop',
   ): void {
-    const fields = { event: 'command-result', source, door, exitCode: result.exitCode, signal: result.signal, stderr: result.stderr || undefined };
+    const fields = { event: 'command-result', kind, source, door, exitCode: result.exitCode, signal: result.signal, stderr: result.stderr || undefined };
     if (result.timedOut) this.emit(at, line.commandOvertimeMessage(source, door, limitMs), fields, 'error');
     else if (result.signal) this.emit(at, line.commandKilledMessage(source, door, result.signal), fields, 'error');
     else if (result.exitCode !== 0) {

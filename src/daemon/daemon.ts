@@ -82,6 +82,11 @@ export class Daemon {
     return this.doors.idle();
   }
 
+  /** The configuration in force (the last one a reload accepted). */
+  get activeConfig(): Config {
+    return this.config;
+  }
+
   get attemptCount(): number {
     return this.matcher.attemptCount;
   }
@@ -180,7 +185,7 @@ export class Daemon {
     return {
       event: (event: KnockEvent) => {
         if (this.stopping) return;
-        this.counters.events++;
+        this.counters.event(this.config.options.source, event.at);
         try {
           this.matcher.feed(event);
         } catch (error) {

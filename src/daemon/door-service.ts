@@ -186,7 +186,7 @@ export class DoorService {
       audit.refused(clock.now(), source, door, outcome.refused);
       return false;
     }
-    audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
+    audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs, kind);
     return outcome.exitCode === 0 && !outcome.timedOut;
   }
 

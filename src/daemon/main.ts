@@ -21,13 +21,14 @@ import { createTimeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { closeRecordedDoors } from './close-recorded-doors.js';
 import { Daemon } from './daemon.js';
+import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { mergeFlags, type DaemonFlags } from './options.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 
 /** [options] a SIGHUP cannot apply to a running daemon (the source, interface and LogFile it can). */
-const RESTART_ONLY_OPTIONS = ['useSyslog', 'stateDir', 'maxAttempts', 'pidFile'] as const;
+const RESTART_ONLY_OPTIONS = ['useSyslog', 'stateDir', 'maxAttempts', 'pidFile', 'metricsFile', 'statsFile', 'syslogTag', 'syslogFacility'] as const;
 
 const systemClock = { now: () => Date.now() };
 
@@ -55,11 +56,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
 
   const knockLog = new KnockLog({ logger });
   await knockLog.open(config.options.logFile);
-  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: 'nfknockd', ...(flags.syslogSocket === undefined ? {} : { socket: flags.syslogSocket }) }) : undefined;
+  const { syslogTag, syslogFacility } = config.options;
+  const syslog = config.options.useSyslog ? new SyslogWriter({ logger, tag: syslogTag, facility: syslogFacility, ...(flags.syslogSocket === undefined ? {} : { socket: flags.syslogSocket }) }) : undefined;
   syslog?.start();
   const sinks: AuditSink[] = [{ write: (at, message) => knockLog.writeMessage(at, message) }];
   if (syslog) sinks.push({ write: (_at, message) => syslog.write(message) });
-  const audit = new Audit(logger, sinks, verbosity.echoKnockdLines);
+  const metrics = new DaemonMetrics(config, logger);
+  const audit = new Audit(logger, sinks, verbosity.echoKnockdLines, (at, record) => metrics.observe(at, record));
 
   const store = new StateStore(config.options.stateDir);
   const restored = await store.load();
@@ -71,7 +74,12 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       clock: systemClock,
       logger,
       audit,
-      state: { save: (state) => store.saveState(state) },
+      state: {
+        save: async (state) => {
+          await store.saveState(state);
+          metrics.stateSaved();
+        },
+      },
       runCommand: (command, kind, about) => commands.execute({ kind, command, timeoutMs: commandTimeoutMs, ...about }),
       commandTimeoutMs,
       oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
@@ -84,6 +92,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
+    await metrics.start(daemon);
   } catch (error) {
     await daemon.stop();
     await removePidFile(config.options.pidFile);
@@ -91,6 +100,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   }
   void logFirewallDrift(config, logger, () => oneTimeSteps(config));
   return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges: async () => {
+    await metrics.stop();
     // A start command still running must not finish after the next daemon has run its stop.
     commands.abortAll();
     await syslog?.close();

@@ -1,7 +1,7 @@
 import type { Config, Options } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 export { integerFlag } from '../core/whole-number.js';
-import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, type Checked } from '../config/option-values.js';
+import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, checkSyslogFacility, checkSyslogTag, type Checked } from '../config/option-values.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -24,6 +24,10 @@ export interface DaemonFlags {
   syslogSocket?: string;
   allowNetnsLog?: boolean;
   acceptSharedKernelLog?: boolean;
+  metricsFile?: string;
+  statsFile?: string;
+  syslogTag?: string;
+  syslogFacility?: string;
 }
 
 /**
@@ -48,6 +52,10 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   take('--state-dir', flags.stateDir, path('StateDir'), (value) => (options.stateDir = value));
   take('--kernel-log', flags.kernelLog, path('KernelLog'), (value) => (options.kernelLog = value));
   take('--max-attempts', flags.maxAttempts, checkMaxAttempts, (value) => (options.maxAttempts = value));
+  take('--metrics-file', flags.metricsFile, path('MetricsFile'), (value) => (options.metricsFile = value));
+  take('--stats-file', flags.statsFile, path('StatsFile'), (value) => (options.statsFile = value));
+  take('--syslog-tag', flags.syslogTag, checkSyslogTag, (value) => (options.syslogTag = value));
+  take('--syslog-facility', flags.syslogFacility, checkSyslogFacility, (value) => (options.syslogFacility = value));
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }

@@ -4,11 +4,15 @@ import { Command } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { defaultOptions } from '../core/types.js';
 import { STATE_FILE_NAME } from '../state/state-store.js';
+import { parseStats } from '../metrics/stats-file.js';
+import { formatStats } from './stats.js';
 import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
 
 export interface StatusCommandOptions {
   stateDir?: string;
   json?: boolean;
+  stats?: boolean;
+  statsFile?: string;
 }
 
 export interface StatusCommandIo {
@@ -45,6 +49,7 @@ export async function readStatus(stateDir: string, io: Pick<StatusCommandIo, 're
 }
 
 export async function runStatusCommand(options: StatusCommandOptions, io: StatusCommandIo = defaultStatusCommandIo): Promise<void> {
+  if (options.stats === true || options.statsFile !== undefined) return runStatsCommand(options, io);
   const stateDir = options.stateDir ?? defaultOptions.stateDir;
   if (stateDir.trim() === '') throw new NfknockError(ErrorCodes.USAGE, '--state-dir needs a value');
   const snapshot = await readStatus(stateDir, io);
@@ -57,12 +62,30 @@ export async function runStatusCommand(options: StatusCommandOptions, io: Status
   }
 }
 
+/** `--stats`: the live figures the daemon writes next to its metrics, read-only. */
+async function runStatsCommand(options: StatusCommandOptions, io: StatusCommandIo): Promise<void> {
+  const file = options.statsFile ?? defaultOptions.statsFile;
+  if (file.trim() === '') throw new NfknockError(ErrorCodes.USAGE, '--stats-file needs a value');
+  let text: string;
+  try {
+    text = await io.readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' || code === 'ENOTDIR' ? ': nfknockd is not running, or writes its figures elsewhere (StatsFile, --stats-file)' : '';
+    throw new NfknockError(ErrorCodes.STATE_IO, `cannot read ${file} (${code ?? String(error)})${hint}`, { cause: error });
+  }
+  const stats = parseStats(text, file);
+  io.out(options.json === true ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats, io.now(), file));
+}
+
 /** Defines `status`; the CLI only calls this. */
 export function registerStatusCommand(program: Command, io: StatusCommandIo = defaultStatusCommandIo): Command {
   return program
     .command('status')
     .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory')
     .option('--state-dir <dir>', `the daemon's state directory (default ${defaultOptions.stateDir})`)
+    .option('--stats', `show the daemon's live figures instead (knocks, rejects, doors, last reload), like fail2ban-client status`)
+    .option('--stats-file <path>', `with --stats: the daemon's StatsFile (default ${defaultOptions.statsFile})`)
     .option('--json', 'print JSON')
     .action(async (options: StatusCommandOptions) => {
       await runStatusCommand(options, io);

@@ -85,6 +85,7 @@ export interface RunningDaemon {
   configPath: string;
   logFile: string;
   stateDir: string;
+  statsFile: string;
   log(): Promise<string>;
   output(): string;
   stop(): Promise<void>;
@@ -97,13 +98,16 @@ export async function startDaemon(lab: Lab, confText: string, args: string[] = [
   const logFile = join(dir, 'knock.log');
   const stateDir = join(dir, 'state');
   await writeFile(configPath, confText, { mode: 0o600 });
-  const child = lab.spawn('server', [process.execPath, nfknockdPath, '-c', configPath, '-g', logFile, '--state-dir', stateDir, '-D', ...args]);
+  // The stats file too stays in the test's directory: the default, /run/nfknock, is the host's.
+  const statsFile = join(dir, 'stats.json');
+  const child = lab.spawn('server', [process.execPath, nfknockdPath, '-c', configPath, '-g', logFile, '--state-dir', stateDir, '--stats-file', statsFile, '-D', ...args]);
   const daemon: RunningDaemon = {
     child,
     dir,
     configPath,
     logFile,
     stateDir,
+    statsFile,
     log: async () => readFile(logFile, 'utf8').catch(() => ''),
     output: () => outputOf(child),
     stop: async () => {

@@ -11,25 +11,17 @@
  * (whole-second uptime: up to 1 s of jitter; suspend time not counted by the kmsg clock).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { outputOf, stopProcessGroup, waitFor, type Lab } from './lab.js';
+import { repoFile } from './repo-file.js';
 
 export const DROP_IN_DEFAULT_FILE = '/var/log/nfknock/kernel.log';
 export const DROP_IN_DEFAULT_PREFIX = 'portknock';
 
 /** rules/rsyslog-nfknock.conf, found from the compiled test wherever the build directory is. */
 export function dropInPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'rules', 'rsyslog-nfknock.conf');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('rules/rsyslog-nfknock.conf not found above the test directory');
-    dir = parent;
-  }
+  return repoFile(join('rules', 'rsyslog-nfknock.conf'));
 }
 
 /**
