@@ -8,6 +8,7 @@ import type { OneTimeLine } from '../matcher/sequences.js';
 import { DoorKeeper, type PendingClose } from './door-keeper.js';
 import type { Audit } from './audit.js';
 import type { Counters } from './counters.js';
+import { FAILED_STOPS_WITH_EVIDENCE, ruleWasReset, type FirewallEpoch } from '../core/firewall-epoch.js';
 
 export interface CommandOutcome {
   exitCode: number | null;
@@ -40,6 +41,8 @@ export interface DoorPorts {
     /** Comments out a used line, durably, before the door opens; fails if the line is not what was read. */
     markUsed(door: Door, line: OneTimeLine): Promise<void>;
   };
+  /** The boot id and firewall generation now (src/daemon/firewall-epoch-reader.ts); absent: no evidence. */
+  firewallEpoch?: () => FirewallEpoch;
 }
 
 /** A failed stop command is tried again after 5 s, doubling up to 10 min; from this attempt on, loudly. */
@@ -136,29 +139,33 @@ export class DoorService {
     const plan = this.keeper.plan(door, source, family, Math.max(at, clock.now()));
     const lane = laneOf(door.name, source);
     if (plan.kind === 'extend') {
-      this.keeper.commit(plan.pending);
+      // A reboot or firewall load since the open removed its rule: the re-knock must open it again.
+      const reset = this.resetSince(plan.previous) !== undefined;
+      const pending = reset ? this.stamped(plan.pending) : plan.pending;
+      this.keeper.commit(pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending, plan.previous);
+        this.keeper.rollback(pending, plan.previous);
         return;
       }
-      this.trackMonotonic(plan.pending);
-      audit.extended(clock.now(), source, door.name, plan.pending.closesAt);
-      if (this.failedStarts.has(lane)) this.runStart(door, source, family);
+      this.trackMonotonic(pending);
+      audit.extended(clock.now(), source, door.name, pending.closesAt);
+      if (this.failedStarts.has(lane) || reset) this.runStart(door, source, family);
       this.scheduleCloses();
       return;
     }
     if (plan.pending) {
-      if (!roundTrips(plan.pending)) {
+      const pending = this.stamped(plan.pending);
+      if (!roundTrips(pending)) {
         audit.refused(clock.now(), source, door.name, 'its stop command or name could not be saved and read back from the state file, so the door stays shut');
         return;
       }
-      this.keeper.commit(plan.pending);
+      this.keeper.commit(pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(plan.pending);
+        this.keeper.rollback(pending);
         audit.refused(clock.now(), source, door.name, 'the pending close could not be saved, so the door stays shut');
         return;
       }
-      this.trackMonotonic(plan.pending);
+      this.trackMonotonic(pending);
     } else if (sequence.stepIndex !== undefined && !(await this.persist())) {
       audit.refused(clock.now(), source, door.name, 'the used time step could not be saved, so the door stays shut');
       return;
@@ -316,6 +323,13 @@ export class DoorService {
     const attempts = (this.stopAttempts.get(pending.id) ?? 0) + 1;
     this.stopAttempts.set(pending.id, attempts);
     const { audit, clock, logger } = this.ports;
+    const reset = attempts >= FAILED_STOPS_WITH_EVIDENCE ? this.resetSince(pending) : undefined;
+    if (reset !== undefined) {
+      logger.warn({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, `the stop command failed, but ${reset}: the rule it removes is gone, so the door counts as closed`);
+      audit.refused(clock.now(), pending.source, pending.door, `stop command failed, but ${reset}; the door counts as closed`);
+      await this.forget(pending);
+      return;
+    }
     if (this.stopping || this.closingAll) {
       audit.refused(clock.now(), pending.source, pending.door, 'stop command failed at exit; the door stays recorded and the next start tries again');
       this.keeper.retryClose(pending.id, clock.now());
@@ -336,6 +350,16 @@ export class DoorService {
     audit.refused(clock.now(), pending.source, pending.door, `stop command failed (attempt ${attempts}); the door stays recorded, trying again in ${Math.round(delay / 1000)} s`);
     await this.persist();
     this.scheduleCloses();
+  }
+
+  /** The pending close with the boot and firewall generation it opens under. */
+  private stamped(pending: PendingClose): PendingClose {
+    const firewall = this.ports.firewallEpoch?.();
+    return firewall && (firewall.bootId !== undefined || firewall.generation !== undefined) ? { ...pending, firewall } : pending;
+  }
+
+  private resetSince(pending: PendingClose): string | undefined {
+    return this.ports.firewallEpoch ? ruleWasReset(pending.firewall, this.ports.firewallEpoch()) : undefined;
   }
 
   private within(work: Promise<void>, ms: number): Promise<void> {

@@ -20,6 +20,8 @@ import { timeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
 import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
+import { holdHangups, notifyReady, ReloadStatus } from './service-manager.js';
+import { readFirewallEpoch } from './firewall-epoch-reader.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const USED_STEPS_FILE = 'time-steps.json';
@@ -33,6 +35,8 @@ const systemClock = { now: () => Date.now() };
 export async function runDaemon(flags: DaemonFlags): Promise<number> {
   const verbosity = verbosityFromFlags(flags);
   const logger = createLogger({ level: verbosity.level });
+  if (flags.closeRecorded) return closeRecordedAndExit(flags, logger);
+  const hangups = holdHangups();
   if (flags.daemon) {
     logger.warn('-d/--daemon is accepted for knockd compatibility but nfknockd stays in the foreground: run it under systemd (systemd/nfknockd.service)');
   }
@@ -92,6 +96,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       },
       deriver: timeSequenceDeriver,
       openSource: (current, sink) => openSource(current, sink, logger, flags.onlyIpV4 === true),
+      firewallEpoch: () => readFirewallEpoch(),
     },
     { pending: loaded.pending, usedSteps },
   );
@@ -105,6 +110,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await removePidFile(config.options.pidFile);
     throw error;
   }
+  await notifyReady(logger);
+  const reloadStatus = new ReloadStatus(logger);
   return new Promise<number>((resolve) => {
     let reloading = Promise.resolve();
     const onHangup = () => {
@@ -118,9 +125,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
           const needRestart = RESTART_ONLY_OPTIONS.filter((key) => next.options[key] !== config.options[key]);
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
+          await reloadStatus.write(true, `configuration ${flags.config} reloaded`);
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
           audit.reloadRefused(Date.now(), flags.config, described);
+          await reloadStatus.write(false, `configuration refused, the previous one keeps running: ${described}`);
         }
       });
     };
@@ -139,7 +148,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         resolve(0);
       })();
     };
-    process.on('SIGHUP', onHangup);
+    hangups.release(onHangup);
     process.on('SIGTERM', onTerminate);
     process.on('SIGINT', onTerminate);
   });
@@ -211,18 +220,18 @@ async function readUsedSteps(path: string, logger: Logger): Promise<Record<strin
  * The config cannot be read, so no daemon will run to close the doors the state dir records: close
  * them all now, early rather than never. Stop commands that fail stay recorded for the next start.
  */
-async function closeRecordedDoors(stateDir: string, logger: Logger): Promise<void> {
-  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return;
+async function closeRecordedDoors(stateDir: string, logger: Logger, why = 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them'): Promise<number> {
+  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return 0;
   const store = new StateStore(stateDir);
   let pending: PendingClose[];
   try {
     ({ pending } = await store.load());
   } catch (error) {
     logger.error({ err: error, stateDir }, 'cannot read the recorded open doors');
-    return;
+    return 1;
   }
-  if (pending.length === 0) return;
-  logger.error({ doors: pending.length, stateDir }, 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them');
+  if (pending.length === 0) return 0;
+  logger.error({ doors: pending.length, stateDir }, why);
   const kept: PendingClose[] = [];
   for (const door of pending) {
     const result = await runCommand(door.stopCommand, { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
@@ -231,6 +240,13 @@ async function closeRecordedDoors(stateDir: string, logger: Logger): Promise<voi
     if (!closed) kept.push(door);
   }
   await store.save(kept).catch((error: unknown) => logger.error({ err: error }, 'saving the state failed'));
+  return kept.length;
+}
+
+/** --close-recorded: the package's prerm, after the daemon stopped, closes what it left recorded. */
+async function closeRecordedAndExit(flags: DaemonFlags, logger: Logger): Promise<number> {
+  const stateDir = flags.stateDir ?? (await loadConfig(flags.config).then((config) => config.options.stateDir, () => defaultOptions.stateDir));
+  return (await closeRecordedDoors(stateDir, logger, 'closing every door the state dir records (--close-recorded)')) === 0 ? 0 : 1;
 }
 
 async function writePidFile(path: string | undefined): Promise<void> {

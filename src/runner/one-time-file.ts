@@ -98,6 +98,8 @@ async function markNow(path: string, lineNumber: number, expectedLine: string | 
       location: { file: path, line: lineNumber, text: result.line },
     });
   }
-  const owner = process.geteuid?.() === 0 ? { uid: info.uid, gid: info.gid } : undefined;
+  // Only a file that is not the daemon's own needs its owner given back: under the unit the syscall
+  // filter refuses fchown (@privileged), and a root daemon's new file is already root's.
+  const owner = process.geteuid?.() === 0 && (info.uid !== process.geteuid() || info.gid !== process.getegid?.()) ? { uid: info.uid, gid: info.gid } : undefined;
   await writeFileAtomic(target, result.text, info.mode & 0o7777, owner ? { owner } : {});
 }

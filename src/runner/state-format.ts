@@ -12,6 +12,7 @@
  */
 import { canonicalAddress } from '../core/address.js';
 import type { Family } from '../core/types.js';
+import { parseFirewallEpoch, type FirewallEpoch } from '../core/firewall-epoch.js';
 
 export interface PendingClose {
   id: string;
@@ -22,6 +23,8 @@ export interface PendingClose {
   stopCommand: string;
   openedAt: number;
   closesAt: number;
+  /** The boot and firewall load the door opened under (src/core/firewall-epoch.ts); optional. */
+  firewall?: FirewallEpoch;
 }
 
 export const STATE_FORMAT = 'nfknock-state';
@@ -44,6 +47,7 @@ export function serializeState(pending: readonly PendingClose[]): string {
     stopCommand: p.stopCommand,
     openedAt: p.openedAt,
     closesAt: p.closesAt,
+    ...(p.firewall ? { firewall: p.firewall } : {}),
   }));
   return `${JSON.stringify({ format: STATE_FORMAT, version: STATE_VERSION, pending: records }, null, 2)}\n`;
 }
@@ -107,7 +111,8 @@ function checkRecord(raw: unknown): PendingClose | string {
   if (!isEpochMs(openedAt)) return '"openedAt" must be epoch milliseconds';
   if (!isEpochMs(closesAt)) return '"closesAt" must be epoch milliseconds';
   if (closesAt < openedAt) return '"closesAt" is before "openedAt"';
-  return { id, door, source, family, stopCommand, openedAt, closesAt };
+  const firewall = parseFirewallEpoch(raw.firewall);
+  return { id, door, source, family, stopCommand, openedAt, closesAt, ...(firewall ? { firewall } : {}) };
 }
 
 function isEpochMs(value: unknown): value is number {
