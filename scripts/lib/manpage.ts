@@ -25,6 +25,7 @@ export async function captureProgram(moduleUrl: string): Promise<Command> {
   const original = Command.prototype.parseAsync;
   let captured: Command | undefined;
   Command.prototype.parseAsync = async function (this: Command) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the program is what we came for
     captured = this;
     return this;
   };
