@@ -107,6 +107,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await daemon.start();
   } catch (error) {
     await daemon.stop();
+    // logger(1) and the log file would keep a daemon that cannot start alive (and systemd waiting).
+    commands.abortAll();
+    await syslog?.close();
+    await knockLog.close();
     await removePidFile(config.options.pidFile);
     throw error;
   }
