@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../daemon/early-hangups.js';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import { runDaemon } from '../daemon/main.js';

@@ -44,6 +44,13 @@ export async function notifyReady(logger: Logger, env: NodeJS.ProcessEnv = proce
  * default for SIGHUP is to exit, which systemd counts as a clean stop that Restart=on-failure ignores.
  */
 export function holdHangups(): { release(handler: () => void): void } {
+  heldHangups ??= startHolding();
+  return heldHangups;
+}
+
+let heldHangups: { release(handler: () => void): void } | undefined;
+
+function startHolding(): { release(handler: () => void): void } {
   let held = 0;
   const hold = () => {
     held++;
