@@ -127,6 +127,7 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
       await host(['cp', deb, join(c.root, 'root/nfknock.deb')]);
       await host(['cp', upgradeDeb, join(c.root, 'root/nfknock-upgrade.deb')]);
       await c.execOk(['dpkg', '-i', '/root/nfknock.deb']);
+      await c.execOk(['systemd-analyze', 'verify', '--man=no', 'nfknockd.service', 'nfknock-firewall.service']);
       assert.equal(await s.show('nfknockd.service', 'ActiveState'), 'inactive');
       assert.equal(await s.show('nfknock-firewall.service', 'ActiveState'), 'inactive');
       assert.doesNotMatch((await c.execOk(['iptables', '-S'])).stdout, /NFKNOCK/);
