@@ -57,6 +57,14 @@ class Scenario {
     assert.equal(result.code, 0, result.stderr);
   }
 
+  /** Reloads the daemon with doors that stay open `cmdTimeout` seconds, knocks, and waits for the open. */
+  async openWithTimeout(cmdTimeout: number): Promise<void> {
+    this.c.writeFile('etc/knockd.conf', knockdConf(cmdTimeout));
+    await this.c.execOk(['systemctl', 'reload', 'nfknockd.service']);
+    await this.knock();
+    await this.waitProbe('open', 5000, 'the door to open');
+  }
+
   async waitProbe(wanted: 'open' | 'filtered', timeoutMs: number, what: string): Promise<void> {
     await waitFor(async () => (await this.lab.probeTcp(PORT, 4, 400)) === wanted, { timeoutMs, intervalMs: 200, description: what });
   }
@@ -243,10 +251,7 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     });
 
     await step('a firewall reload with a door open: its failing stop counts the door closed, no endless alarm', async () => {
-      c.writeFile('etc/knockd.conf', knockdConf(3));
-      await c.execOk(['systemctl', 'reload', 'nfknockd.service']);
-      await s.knock();
-      await s.waitProbe('open', 5000, 'the door to open');
+      await s.openWithTimeout(3);
       await c.execOk(['systemctl', 'reload', 'nfknock-firewall.service']);
       assert.equal(await lab.probeTcp(PORT, 4, 1000), 'filtered', 'the reload removed the door rule');
       await waitFor(async () => /firewall was loaded again since the door opened/.test(await s.journal('nfknockd')), { timeoutMs: 20_000, description: 'the door counted closed' });
@@ -266,11 +271,8 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     });
 
     await step('upgrade with a door open: the daemon restarts, keeps the door and closes it on time', async () => {
-      c.writeFile('etc/knockd.conf', knockdConf(15));
-      await c.execOk(['systemctl', 'reload', 'nfknockd.service']);
+      await s.openWithTimeout(15);
       const before = await s.show('nfknockd.service', 'MainPID');
-      await s.knock();
-      await s.waitProbe('open', 5000, 'the door to open');
       await c.execOk(['dpkg', '-i', '/root/nfknock-upgrade.deb']);
       assert.notEqual(await s.show('nfknockd.service', 'MainPID'), before, 'the upgrade restarted the daemon');
       assert.equal(await s.show('nfknockd.service', 'ActiveState'), 'active');
@@ -280,10 +282,7 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     });
 
     await step('remove closes every open door; purge deletes state and logs', async () => {
-      c.writeFile('etc/knockd.conf', knockdConf(600));
-      await c.execOk(['systemctl', 'reload', 'nfknockd.service']);
-      await s.knock();
-      await s.waitProbe('open', 5000, 'the door to open');
+      await s.openWithTimeout(600);
       await c.execOk(['dpkg', '-r', 'nfknock']);
       assert.equal(await lab.probeTcp(PORT, 4, 1000), 'filtered', 'removing the package closed the door');
       assert.equal(await s.show('nfknockd.service', 'ActiveState'), 'inactive');
