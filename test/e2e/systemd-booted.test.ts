@@ -1,7 +1,8 @@
 /**
  * The .deb and its units under a real, booted systemd (Debian 13 in systemd-nspawn, inside the server
  * namespace of a lab), knocked from the lab's client namespace: install starts nothing; enable; open
- * and close; UseSyslog in the journal under the daemon's pid; LogFile in the LogsDirectory; reload
+ * and close; UseSyslog in the journal under the daemon's pid; LogFile in the LogsDirectory across a
+ * rotation; the packaged logrotate file and man pages; reload
  * during start-up and with a broken config; a permanent error does not restart; kill -9 with a door
  * open; a one-time door; /run read-only; a firewall reload with a door open gives no endless alarm;
  * the firewall unit with nft only; upgrade with a door open; remove closes the door; purge.
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab, e2eGate, waitFor, type Lab } from '../helpers/lab.js';
 import { BootedContainer, cachedRootfs, type RunResult } from '../helpers/booted-container.js';
 
-const gate = e2eGate({ tools: ['systemd-nspawn', 'debootstrap', 'nsenter', 'dpkg-deb', 'lintian', 'strip', 'man'] });
+const gate = e2eGate({ tools: ['systemd-nspawn', 'debootstrap', 'nsenter', 'dpkg-deb', 'lintian', 'strip', 'man', 'logrotate'] });
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const nfknock = join(repo, 'dist/src/cli/nfknock.js');
 const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
@@ -103,6 +104,8 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     assert.equal(man.code, 0, man.stderr);
     assert.equal(man.stderr.trim(), '', `man warns about ${page}`);
     assert.match(man.stdout, /SYNOPSIS[\s\S]*OPTIONS/);
+    const logrotate = await host(['logrotate', '--debug', join(extracted, 'etc/logrotate.d/nfknock')]);
+    assert.equal(logrotate.code, 0, `the packaged logrotate file: ${logrotate.stderr}`);
   }
   // An upgrade needs a newer version: the same files, version -2.
   const upgradeDir = mkdtempSync('/var/tmp/nfknock-upgrade-');
@@ -248,6 +251,15 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
       await s.waitProbe('open', 5000, 'the one-time door to open');
       assert.match(c.readFile('var/lib/nfknock/one-time/once') ?? '', /^#7101:tcp,7102:tcp,7103:tcp$/m);
       await s.waitProbe('filtered', 12_000, 'the one-time door to close');
+    });
+
+    await step('the LogFile in the LogsDirectory survives rotation (rename, then the SIGHUP logrotate sends)', async () => {
+      await c.execOk(['sh', '-c', 'mv /var/log/nfknock/knockd.log /var/log/nfknock/knockd.log.1 && systemctl kill --kill-whom=main -s HUP nfknockd.service']);
+      await waitFor(async () => (await s.cat('/var/log/nfknock/knockd.log')) !== undefined, { timeoutMs: 5000, description: 'the reopened LogFile' });
+      await s.knock();
+      await s.waitProbe('open', 5000, 'the door to open');
+      assert.match((await s.cat('/var/log/nfknock/knockd.log')) ?? '', /web: OPEN SESAME/);
+      await s.waitProbe('filtered', 12_000, 'the door to close');
     });
 
     await step('a firewall reload with a door open: its failing stop counts the door closed, no endless alarm', async () => {
