@@ -95,7 +95,8 @@ async function manPages(root: string): Promise<void> {
 function control(arch: string, installedKb: number): string {
   return [
     'Package: nfknock',
-    `Version: ${pkg.version}-1`,
+    // A native package: built by upstream from the repository, the version is package.json's.
+    `Version: ${pkg.version}`,
     `Architecture: ${arch}`,
     `Maintainer: ${maintainer}`,
     `Installed-Size: ${installedKb}`,
@@ -175,14 +176,14 @@ async function buildDeb(arch: string, release: string): Promise<string> {
     write(join(doc, 'examples/rsyslog-nfknock.conf'), readFileSync(join(repo, 'rules/rsyslog-nfknock.conf')));
     write(join(doc, 'copyright'), `${readFileSync(join(repo, 'packaging/debian/copyright'), 'utf8').trimEnd()}\n\n${licenseTexts(packages)}\n`);
     const changelogDate = run('date', ['-R', '-u', '-d', `@${process.env['SOURCE_DATE_EPOCH'] ?? Math.floor(statSync(join(repo, 'package.json')).mtimeMs / 1000)}`]).trim();
-    write(join(doc, 'changelog.Debian.gz'), gzip(`nfknock (${pkg.version}-1) unstable; urgency=medium\n\n  * Built from the nfknock repository by npm run package.\n\n -- ${maintainer}  ${changelogDate}\n`));
+    write(join(doc, 'changelog.gz'), gzip(`nfknock (${pkg.version}) unstable; urgency=medium\n\n  * Built from the nfknock repository by npm run package.\n\n -- ${maintainer}  ${changelogDate}\n`));
     write(join(root, 'usr/share/lintian/overrides/nfknock'), readFileSync(join(repo, 'packaging/debian/lintian-overrides')));
     const debian = join(root, 'DEBIAN');
     for (const script of ['postinst', 'prerm', 'postrm']) write(join(debian, script), readFileSync(join(repo, 'packaging/debian', script)), 0o755);
     write(join(debian, 'conffiles'), '/etc/logrotate.d/nfknock\n');
     write(join(debian, 'md5sums'), md5sums(root));
     write(join(debian, 'control'), control(arch, Math.ceil(duBytes(root) / 1024)));
-    const deb = join(release, `nfknock_${pkg.version}-1_${arch}.deb`);
+    const deb = join(release, `nfknock_${pkg.version}_${arch}.deb`);
     run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, deb]);
     return deb;
   } finally {

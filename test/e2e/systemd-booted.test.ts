@@ -107,12 +107,12 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     const logrotate = await host(['logrotate', '--debug', join(extracted, 'etc/logrotate.d/nfknock')]);
     assert.equal(logrotate.code, 0, `the packaged logrotate file: ${logrotate.stderr}`);
   }
-  // An upgrade needs a newer version: the same files, version -2.
+  // An upgrade needs a newer version: the same files, version +1.
   const upgradeDir = mkdtempSync('/var/tmp/nfknock-upgrade-');
   t.after(() => rmSync(upgradeDir, { recursive: true, force: true }));
   await host(['dpkg-deb', '-R', deb, join(upgradeDir, 'tree')]);
   const control = join(upgradeDir, 'tree/DEBIAN/control');
-  await host(['sed', '-i', `s/^Version: .*/Version: ${version}-2/`, control]);
+  await host(['sed', '-i', `s/^Version: .*/Version: ${version}+1/`, control]);
   const upgradeDeb = join(upgradeDir, 'nfknock-upgrade.deb');
   assert.equal((await host(['dpkg-deb', '--root-owner-group', '--build', join(upgradeDir, 'tree'), upgradeDeb])).code, 0);
 
