@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { isNfknockError } from '../src/core/errors.js';
 import { demoDoor, demoFirewall, demoKnockdConf } from './lib/demo-fixtures.js';
 import { createLab, outputOf, sleep, waitFor, waitForOutput, type Lab, type ProbeResult } from './lib/netns.js';
-import { installHint, isRoot, missingTools } from './lib/tools.js';
+import { isRoot } from './lib/tools.js';
+import { installMissingTools } from './lib/install-tools.js';
 
 type DaemonKind = 'nfknockd' | 'knockd';
 
@@ -43,22 +44,31 @@ function info(text: string): void {
   for (const line of text.replace(/\s+$/, '').split('\n')) console.log(`    ${paint('2', line)}`);
 }
 
+/** Why the demo needs each tool, said before apt-get installs it. */
+const toolReasons = new Map([
+  ['ip', 'creates the two network namespaces and the virtual cable between them'],
+  ['iptables', "the server's firewall: drops everything new, reports knock ports to NFLOG"],
+  ['iptables-restore', "loads the server's firewall in one step"],
+  ['knockd', 'the reference daemon (--daemon knockd)'],
+]);
+
 function parseDaemonKind(argv: string[]): DaemonKind | string {
   if (argv.length === 0) return 'nfknockd';
   // Hidden switch: run the same lab against Debian's knockd, to tell a lab problem from a daemon problem.
   if (argv.length === 2 && argv[0] === '--daemon' && (argv[1] === 'knockd' || argv[1] === 'nfknockd')) return argv[1];
-  return `unexpected arguments: ${argv.join(' ')} (usage: npm run demo)`;
+  return `unexpected arguments: ${argv.join(' ')} (usage: npm run demo [-- --no-install])`;
 }
 
 /** Problems that stop the demo before it touches anything, each with what to do about it. */
-function preflight(daemon: DaemonKind): string[] {
+function preflight(daemon: DaemonKind, mayInstall: boolean): string[] {
   const problems: string[] = [];
   if (!isRoot()) {
     problems.push('The demo creates network namespaces and firewalls inside them, which needs root.\n  Run it with: sudo npm run demo');
+    return problems;
   }
   const tools = ['ip', 'iptables', 'iptables-restore', ...(daemon === 'knockd' ? ['knockd'] : [])];
-  const missing = missingTools(tools);
-  if (missing.length > 0) problems.push(`Missing system tools: ${missing.join(', ')}.\n  Install them with: ${installHint(missing)}`);
+  const installed = installMissingTools(tools, toolReasons, { allowed: mayInstall, log: (line) => console.log(`nfknock demo: ${line}`) });
+  if (installed.problem !== undefined) problems.push(installed.problem);
   const built = daemon === 'nfknockd' ? [nfknockdPath, nfknockPath] : [];
   for (const path of built.filter((file) => !existsSync(file))) {
     problems.push(`${path} does not exist.\n  Build first: npm run build (npm run demo does that for you)`);
@@ -186,12 +196,14 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
 }
 
 async function main(): Promise<number> {
-  const kind = parseDaemonKind(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const mayInstall = !argv.includes('--no-install');
+  const kind = parseDaemonKind(argv.filter((arg) => arg !== '--no-install'));
   if (kind !== 'nfknockd' && kind !== 'knockd') {
     console.error(kind);
     return 64;
   }
-  const problems = preflight(kind);
+  const problems = preflight(kind, mayInstall);
   if (problems.length > 0) {
     for (const problem of problems) console.error(`nfknock demo: ${problem}`);
     return isRoot() ? 69 : 77;

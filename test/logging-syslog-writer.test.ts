@@ -43,7 +43,7 @@ test('lines reach logger with the tag, our pid, user.notice like knockd, and the
   writer.write('evil\nsecond line');
   await writer.close();
   assert.equal(await readFile(fake.out, 'utf8'), '10.0.0.2: ssh: Stage 1\nevil\\x0asecond line\n');
-  assert.equal((await readFile(fake.args, 'utf8')).trim(), '-t nfknockd --id=4242 -p user.notice --socket-errors=on -u /run/x.sock');
+  assert.equal((await readFile(fake.args, 'utf8')).trim(), '-t nfknockd[4242] -p user.notice --socket-errors=on -u /run/x.sock');
   assert.equal(writer.stats.written, 2);
 });
 
@@ -93,4 +93,20 @@ test('a missing logger binary is a warning and a retry, never a crash', async (t
   await eventually(async () => writer.stats.restarts >= 2, 'two restarts');
   await writer.close();
   assert.ok(records.some((r) => String(r['msg']).includes('cannot run logger(1)')));
+});
+
+test('a logger that keeps running but cannot send (EPERM under the unit) is reported while it runs', async (t) => {
+  const { logger, records } = memoryLogger();
+  // Like util-linux logger with --socket-errors=on when sendmsg fails: one complaint per line, no exit.
+  const fake = await fakeLogger(t, 'while read -r line; do echo "logger: send message failed: Operation not permitted" >&2; done');
+  const writer = new SyslogWriter({ logger, loggerCommand: fake.script });
+  t.after(() => writer.close(200));
+  writer.start();
+  writer.write('first');
+  writer.write('second');
+  await eventually(async () => records.some((r) => String(r['msg']).includes('cannot deliver lines')), 'the complaint to be reported');
+  const reports = records.filter((r) => String(r['msg']).includes('cannot deliver lines'));
+  assert.equal(reports.length, 1, 'the second complaint within a minute is counted, not reported again');
+  assert.match(String(reports[0]?.['stderr']), /Operation not permitted/);
+  assert.equal(writer.stats.restarts, 0);
 });

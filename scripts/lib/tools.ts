@@ -28,6 +28,12 @@ const packageByTool: Record<string, string> = {
   promtool: 'prometheus',
   'fail2ban-regex': 'fail2ban',
   'fail2ban-client': 'fail2ban',
+  'systemd-nspawn': 'systemd-container',
+  debootstrap: 'debootstrap',
+  lintian: 'lintian',
+  strip: 'binutils',
+  man: 'man-db',
+  'dpkg-deb': 'dpkg',
 };
 
 // sudo and cron often run with a PATH that lacks the sbin directories where these tools live.
@@ -52,10 +58,14 @@ export function missingTools(names: readonly string[]): string[] {
   return names.filter((name) => whichTool(name) === undefined);
 }
 
+/** The Debian packages that ship the given tools, each once. */
+export function packagesFor(tools: readonly string[]): string[] {
+  return [...new Set(tools.map((tool) => packageByTool[tool] ?? tool))];
+}
+
 /** The exact command that installs the given tools, e.g. `apt-get install iptables iproute2`. */
 export function installHint(tools: readonly string[]): string {
-  const packages = [...new Set(tools.map((tool) => packageByTool[tool] ?? tool))];
-  return `apt-get install ${packages.join(' ')}`;
+  return `apt-get install ${packagesFor(tools).join(' ')}`;
 }
 
 /** Throws NFK_MISSING_TOOL naming every missing tool and the command that installs them. */

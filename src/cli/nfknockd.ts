@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../daemon/early-hangups.js';
 import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import type { DaemonFlags } from '../daemon/options.js';
@@ -36,6 +37,7 @@ const program = new Command('nfknockd')
   .option('--syslog-facility <name>', 'with UseSyslog: the facility, e.g. user, daemon, auth, authpriv, local0-local7 (default user, or SyslogFacility)')
   .option('--allow-netns-log', 'with --source kmsg|file: run even though nf_log_all_netns is 1 (only where every network namespace is trusted)')
   .option('--accept-shared-kernel-log', 'with --source file: accept a KernelLog other writers share (kern.log, syslog): local users can forge knocks there; warned at every start')
+  .option('--close-recorded', 'run the stop command of every door the state dir records, then exit (the package does this on removal, after stopping the daemon)')
   .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
   .action(async (flags: DaemonFlags) => {
     // Loaded only to run: --help and --version start as fast as bare node does (BENCHMARKS.md).

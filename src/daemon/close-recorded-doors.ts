@@ -18,25 +18,28 @@ export interface RecordedDoorsEdges {
   commandTimeoutMs: number;
 }
 
+const BROKEN_CONFIG = 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them';
+
 /**
- * The config cannot be read, so no daemon will run to close the doors the state dir records: close
- * them all now, early rather than never, through the same close path as a daemon stopping with
- * --close-on-exit. Stop commands that fail stay recorded for the next start.
+ * No daemon will run to close the doors the state dir records (the config cannot be read, or the
+ * package is being removed): close them all now, early rather than never, through the same close
+ * path as a daemon stopping with --close-on-exit. Stop commands that fail stay recorded for the next
+ * start. Resolves with the number of doors still recorded (0: all closed, or none to close).
  */
-export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsEdges): Promise<void> {
+export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsEdges, why = BROKEN_CONFIG): Promise<number> {
   const { logger } = edges;
-  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return;
+  if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return 0;
   const store = new StateStore(stateDir);
   let loaded;
   try {
     loaded = await store.load();
   } catch (error) {
     logger.error({ err: error, stateDir }, 'cannot read the recorded open doors');
-    return;
+    return 1;
   }
   for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
-  if (loaded.pending.length === 0) return;
-  logger.error({ doors: loaded.pending.length, stateDir }, 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them');
+  if (loaded.pending.length === 0) return 0;
+  logger.error({ doors: loaded.pending.length, stateDir }, why);
   const ports: DoorPorts = {
     clock: edges.clock,
     logger,
@@ -50,4 +53,5 @@ export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsE
   const sequences = new SequenceBook();
   const doors = new DoorService(ports, { counters: new Counters(), timers: systemTimers, oneTime: new OneTimeDoors(ports, sequences), usedSteps: () => new Map() }, loaded.pending);
   await doors.stop({ closeAll: true, graceMs: 0 });
+  return doors.openDoors().length;
 }

@@ -11,6 +11,7 @@ import type { Counters } from './counters.js';
 import { CloseSchedule } from './close-schedule.js';
 import { laneOf, Lanes, SerialQueue } from './sequencing.js';
 import type { OneTimeDoors } from './one-time-doors.js';
+import { FAILED_STOPS_WITH_EVIDENCE, ruleWasReset, type FirewallEpoch } from '../core/firewall-epoch.js';
 
 export type { CommandOutcome };
 
@@ -31,6 +32,8 @@ export interface DoorPorts {
     /** Comments out a used line, durably, before the door opens; fails if the line is not what was read. */
     markUsed(door: Door, line: OneTimeLine): Promise<void>;
   };
+  /** The boot id and firewall generation now (src/daemon/firewall-epoch-reader.ts); absent: no evidence. */
+  firewallEpoch?: () => FirewallEpoch;
 }
 
 export interface DoorServiceParts {
@@ -135,29 +138,33 @@ export class DoorService {
     const decision = decideOpen(this.keeper, door, source, family, Math.max(at, clock.now()));
     const lane = laneOf(door.name, source);
     if (decision.effect === 'extend') {
-      this.keeper.commit(decision.pending);
+      // A reboot or firewall load since the open removed its rule: the re-knock must open it again.
+      const reset = this.resetSince(decision.previous) !== undefined;
+      const pending = reset ? this.stamped(decision.pending) : decision.pending;
+      this.keeper.commit(pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(decision.pending, decision.previous);
+        this.keeper.rollback(pending, decision.previous);
         return;
       }
-      this.schedule.track(decision.pending);
-      audit.extended(clock.now(), source, door.name, decision.pending.closesAt);
-      if (this.failedStarts.has(lane)) this.runStart(door.name, source, decision.startCommand);
+      this.schedule.track(pending);
+      audit.extended(clock.now(), source, door.name, pending.closesAt);
+      if (this.failedStarts.has(lane) || reset) this.runStart(door.name, source, decision.startCommand);
       this.scheduleCloses();
       return;
     }
     if (decision.pending) {
-      if (!survivesRoundTrip(decision.pending)) {
+      const pending = this.stamped(decision.pending);
+      if (!survivesRoundTrip(pending)) {
         audit.refused(clock.now(), source, door.name, 'its stop command or name could not be saved and read back from the state file, so the door stays shut');
         return;
       }
-      this.keeper.commit(decision.pending);
+      this.keeper.commit(pending);
       if (!(await this.persist())) {
-        this.keeper.rollback(decision.pending);
+        this.keeper.rollback(pending);
         audit.refused(clock.now(), source, door.name, 'the pending close could not be saved, so the door stays shut');
         return;
       }
-      this.schedule.track(decision.pending);
+      this.schedule.track(pending);
     } else if (sequence.stepIndex !== undefined && !(await this.persist())) {
       audit.refused(clock.now(), source, door.name, 'the used time step could not be saved, so the door stays shut');
       return;
@@ -262,6 +269,13 @@ export class DoorService {
     const attempts = (this.stopAttempts.get(pending.id) ?? 0) + 1;
     this.stopAttempts.set(pending.id, attempts);
     const { audit, clock, logger } = this.ports;
+    const reset = attempts >= FAILED_STOPS_WITH_EVIDENCE ? this.resetSince(pending) : undefined;
+    if (reset !== undefined) {
+      logger.warn({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, `the stop command failed, but ${reset}: the rule it removes is gone, so the door counts as closed`);
+      audit.refused(clock.now(), pending.source, pending.door, `stop command failed, but ${reset}; the door counts as closed`);
+      await this.forget(pending);
+      return;
+    }
     if (this.stopping || this.closingAll) {
       audit.refused(clock.now(), pending.source, pending.door, 'stop command failed at exit; the door stays recorded and the next start tries again');
       this.keeper.retryClose(pending.id, clock.now());
@@ -282,6 +296,16 @@ export class DoorService {
     audit.refused(clock.now(), pending.source, pending.door, `stop command failed (attempt ${attempts}); the door stays recorded, trying again in ${Math.round(delay / 1000)} s`);
     await this.persist();
     this.scheduleCloses();
+  }
+
+  /** The pending close with the boot and firewall generation it opens under. */
+  private stamped(pending: PendingClose): PendingClose {
+    const firewall = this.ports.firewallEpoch?.();
+    return firewall && (firewall.bootId !== undefined || firewall.generation !== undefined) ? { ...pending, firewall } : pending;
+  }
+
+  private resetSince(pending: PendingClose): string | undefined {
+    return this.ports.firewallEpoch ? ruleWasReset(pending.firewall, this.ports.firewallEpoch()) : undefined;
   }
 
   private within(work: Promise<void>, ms: number): Promise<void> {

@@ -2,7 +2,7 @@
  * The composition root: builds the edges, hands them to the Daemon, serves signals. Wiring only; no
  * knock passes through here.
  */
-import { type Config } from '../core/types.js';
+import { defaultOptions, type Config } from '../core/types.js';
 import { NfknockError } from '../core/errors.js';
 import { integerFlag } from '../core/whole-number.js';
 import { loadConfig } from '../config/load.js';
@@ -24,6 +24,8 @@ import { Daemon } from './daemon.js';
 import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { mergeFlags, type DaemonFlags } from './options.js';
 import { removePidFile, writePidFile } from './pid-file.js';
+import { holdHangups, notifyReady, ReloadStatus } from './service-manager.js';
+import { readFirewallEpoch } from './firewall-epoch-reader.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 
@@ -36,6 +38,8 @@ const systemClock = { now: () => Date.now() };
 export async function runDaemon(flags: DaemonFlags): Promise<number> {
   const verbosity = verbosityFromFlags(flags);
   const logger = createLogger({ level: verbosity.level });
+  if (flags.closeRecorded) return closeRecordedAndExit(flags, logger);
+  const hangups = holdHangups();
   if (flags.daemon) {
     logger.warn('-d/--daemon is accepted for knockd compatibility but nfknockd stays in the foreground: run it under systemd (systemd/nfknockd.service)');
   }
@@ -85,6 +89,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
       deriver: createTimeSequenceDeriver((door, error) => logger.error({ door: door.name, err: error }, `door [${door.name}] cannot derive its sequence and stays shut; other doors are not affected: ${error.message}`)),
       openSource: (current, sink) => openKnockSource(current, sink, { clock: systemClock, logger, onlyIpV4: flags.onlyIpV4 === true, kernelLogTrust }),
+      firewallEpoch: () => readFirewallEpoch(),
     },
     restored,
   );
@@ -95,11 +100,16 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await metrics.start(daemon);
   } catch (error) {
     await daemon.stop();
+    // logger(1) and the log file would keep a daemon that cannot start alive (and systemd waiting).
+    commands.abortAll();
+    await syslog?.close();
+    await knockLog.close();
     await removePidFile(config.options.pidFile);
     throw error;
   }
   void logFirewallDrift(config, logger, () => oneTimeSteps(config));
-  return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges: async () => {
+  await notifyReady(logger);
+  return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, hangups, stopEdges: async () => {
     await metrics.stop();
     // A start command still running must not finish after the next daemon has run its stop.
     commands.abortAll();
@@ -117,11 +127,13 @@ interface Served {
   audit: Audit;
   knockLog: KnockLog;
   kernelLogTrust: KernelLogTrust;
+  hangups: ReturnType<typeof holdHangups>;
   stopEdges(): Promise<void>;
 }
 
 /** SIGHUP reloads (all or nothing); SIGTERM and SIGINT stop. Resolves with the exit status. */
-function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, stopEdges }: Served): Promise<number> {
+function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, hangups, stopEdges }: Served): Promise<number> {
+  const reloadStatus = new ReloadStatus(logger);
   return new Promise<number>((resolve) => {
     let reloading = Promise.resolve();
     const onHangup = () => {
@@ -143,9 +155,11 @@ function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLo
           if (needRestart.length > 0) logger.warn({ options: needRestart }, `changed options that take effect only at restart: ${needRestart.join(', ')}`);
           logger.info({ doors: next.doors.map((door) => door.name) }, 'configuration reloaded');
           void logFirewallDrift(next, logger, () => oneTimeSteps(next));
+          await reloadStatus.write(true, `configuration ${flags.config} reloaded`);
         } catch (error) {
           const described = error instanceof NfknockError ? error.describe() : String(error);
           audit.reloadRefused(Date.now(), flags.config, described);
+          await reloadStatus.write(false, `configuration refused, the previous one keeps running: ${described}`);
         }
       });
     };
@@ -160,8 +174,17 @@ function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLo
         resolve(0);
       })();
     };
-    process.on('SIGHUP', onHangup);
+    hangups.release(onHangup);
     process.on('SIGTERM', onTerminate);
     process.on('SIGINT', onTerminate);
   });
+}
+
+/** --close-recorded: the package's prerm, after the daemon stopped, closes what it left recorded. */
+async function closeRecordedAndExit(flags: DaemonFlags, logger: Logger): Promise<number> {
+  const stateDir = flags.stateDir ?? (await loadConfig(flags.config).then((config) => config.options.stateDir, () => stateDirNamedIn(flags.config))) ?? defaultOptions.stateDir;
+  const audit = new Audit(logger, [], false);
+  const commands = new CommandQueue({ logger });
+  const left = await closeRecordedDoors(stateDir, { clock: systemClock, logger, audit, commands, commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS }, 'closing every door the state dir records (--close-recorded)');
+  return left === 0 ? 0 : 1;
 }

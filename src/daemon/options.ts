@@ -20,6 +20,7 @@ export interface DaemonFlags {
   kernelLog?: string;
   maxAttempts?: string;
   closeOnExit?: boolean;
+  closeRecorded?: boolean;
   commandTimeout?: string;
   syslogSocket?: string;
   allowNetnsLog?: boolean;

@@ -1,4 +1,5 @@
 import type { Family } from '../core/types.js';
+import type { FirewallEpoch } from '../core/firewall-epoch.js';
 
 /**
  * A door opened with a cmd_timeout: its stop command, already substituted, and when it runs. The
@@ -14,4 +15,6 @@ export interface PendingClose {
   stopCommand: string;
   openedAt: number;
   closesAt: number;
+  /** The boot and firewall load the door opened under (src/core/firewall-epoch.ts); optional. */
+  firewall?: FirewallEpoch;
 }

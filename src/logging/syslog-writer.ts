@@ -5,6 +5,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Writable, Readable } from 'node:stream';
 import { ErrorCodes } from '../core/errors.js';
 import { escapeControlCharacters } from './knockd-format.js';
+import { LoggerStderrReport } from './logger-stderr.js';
 import type { Logger } from './logger.js';
 
 export interface SyslogWriterOptions {
@@ -16,7 +17,11 @@ export interface SyslogWriterOptions {
   severity?: string;
   /** Unix socket of the syslog daemon; logger's default is /dev/log. */
   socket?: string;
-  /** Shown as tag[id]; defaults to the daemon's pid (logger's own pid would be meaningless). */
+  /**
+   * Shown as tag[id]; defaults to the daemon's pid (logger's own pid would be meaningless). Part of the
+   * tag, not logger's --id: that sends credentials with a pid not logger's own, which needs
+   * CAP_SYS_ADMIN, so under the unit's bounding set every line failed with EPERM.
+   */
   id?: number;
   /** Lines held while logger is (re)starting or its pipe is full; beyond this, lines are dropped and counted. */
   queueLimit?: number;
@@ -49,6 +54,7 @@ export class SyslogWriter {
   private delayMs: number;
   private startedAt = 0;
   private stderrTail = '';
+  private readonly stderrReport: LoggerStderrReport;
   private droppedSinceReport = 0;
   private readonly counters: SyslogStats = { written: 0, dropped: 0, restarts: 0 };
   private readonly queueLimit: number;
@@ -56,6 +62,7 @@ export class SyslogWriter {
   constructor(private readonly options: SyslogWriterOptions) {
     this.queueLimit = options.queueLimit ?? 1000;
     this.delayMs = options.restartDelayMs ?? 200;
+    this.stderrReport = new LoggerStderrReport(options.logger);
   }
 
   get stats(): SyslogStats {
@@ -114,7 +121,7 @@ export class SyslogWriter {
 
   private args(): string[] {
     const o = this.options;
-    const args = ['-t', o.tag ?? 'nfknockd', `--id=${o.id ?? process.pid}`, '-p', `${o.facility ?? 'user'}.${o.severity ?? 'notice'}`];
+    const args = ['-t', `${o.tag ?? 'nfknockd'}[${o.id ?? process.pid}]`, '-p', `${o.facility ?? 'user'}.${o.severity ?? 'notice'}`];
     // Without this, logger silently discards lines when the socket is missing.
     args.push('--socket-errors=on');
     if (o.socket !== undefined) args.push('-u', o.socket);
@@ -137,6 +144,7 @@ export class SyslogWriter {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-500);
+      this.stderrReport.add(chunk);
     });
     child.stdin.on('error', () => {
       // EPIPE when logger dies; 'exit' handles the restart.

@@ -97,7 +97,9 @@ async function markNow(path: string, lineNumber: number, expectedLine: string | 
         location: { file: path, line: lineNumber, text: result.line },
       });
     }
-    const owner = process.geteuid?.() === 0 ? { uid: read.stats.uid, gid: read.stats.gid } : undefined;
+    // Only a file that is not the daemon's own needs its owner given back: under the unit the syscall
+    // filter refuses fchown (@privileged), and a root daemon's new file is already root's.
+    const owner = process.geteuid?.() === 0 && (read.stats.uid !== process.geteuid() || read.stats.gid !== process.getegid?.()) ? { uid: read.stats.uid, gid: read.stats.gid } : undefined;
     await dir.writeAtomic(name, result.text, read.stats.mode & 0o7777, owner);
   });
 }

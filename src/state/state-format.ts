@@ -12,6 +12,7 @@
  */
 import { canonicalAddress } from '../core/address.js';
 import type { PendingClose } from '../doors/pending-close.js';
+import { parseFirewallEpoch } from '../core/firewall-epoch.js';
 import { MAX_DOOR_NAME_LENGTH, MAX_STATE_COMMAND_LENGTH } from '../core/limits.js';
 
 export type { PendingClose };
@@ -36,6 +37,7 @@ export function serializeState(pending: readonly PendingClose[]): string {
     stopCommand: p.stopCommand,
     openedAt: p.openedAt,
     closesAt: p.closesAt,
+    ...(p.firewall ? { firewall: p.firewall } : {}),
   }));
   return `${JSON.stringify({ format: STATE_FORMAT, version: STATE_VERSION, pending: records }, null, 2)}\n`;
 }
@@ -99,7 +101,8 @@ function checkRecord(raw: unknown): PendingClose | string {
   if (!isEpochMs(openedAt)) return '"openedAt" must be epoch milliseconds';
   if (!isEpochMs(closesAt)) return '"closesAt" must be epoch milliseconds';
   if (closesAt < openedAt) return '"closesAt" is before "openedAt"';
-  return { id, door, source, family, stopCommand, openedAt, closesAt };
+  const firewall = parseFirewallEpoch(raw.firewall);
+  return { id, door, source, family, stopCommand, openedAt, closesAt, ...(firewall ? { firewall } : {}) };
 }
 
 function isEpochMs(value: unknown): value is number {
