@@ -9,7 +9,8 @@ import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate } from '../helpers/lab.js';
-import { nfknockPath, removeDir } from '../helpers/daemon-lab.js';
+import { removeDir } from '../helpers/daemon-lab.js';
+import { nobodyReadablePath } from '../helpers/nobody-copy.js';
 import { SEED, serviceDoor } from '../helpers/hardening-lab.js';
 
 const gate = e2eGate({ tools: ['runuser'] });
@@ -24,7 +25,7 @@ test('check -c validates a config and its drop-ins as nobody, offline, without a
   const main = join(dir, 'knockd.conf');
   await writeFile(main, `[options]\n    Include = ${dir}/doors.d/*.conf\n`, { mode: 0o644 });
   await writeFile(join(dir, 'doors.d', 'web.conf'), serviceDoor('web', SEED.join(',')), { mode: 0o644 });
-  const check = () => lab.exec('client', ['runuser', '-u', 'nobody', '--', process.execPath, nfknockPath, 'check', '-c', main]);
+  const check = () => lab.exec('client', ['runuser', '-u', 'nobody', '--', process.execPath, nobodyReadablePath('dist/src/cli/nfknock.js'), 'check', '-c', main]);
 
   const good = await check();
   assert.equal(good.code, 0, good.stderr);
