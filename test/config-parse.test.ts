@@ -209,6 +209,7 @@ test('options: every knockd and nfknock key', () => {
     'StateDir = /var/lib/nfknock2',
     'KernelLog = /var/log/kern.log',
     'MaxAttempts = 1000',
+    'Firewall = IPSET',
   );
   assert.deepEqual(options, {
     useSyslog: true,
@@ -221,6 +222,7 @@ test('options: every knockd and nfknock key', () => {
     stateDir: '/var/lib/nfknock2',
     kernelLog: '/var/log/kern.log',
     maxAttempts: 1000,
+    firewall: 'ipset',
   });
 });
 

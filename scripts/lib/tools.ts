@@ -10,6 +10,7 @@ const packageByTool: Record<string, string> = {
   'iptables-restore': 'iptables',
   'ip6tables-restore': 'iptables',
   nft: 'nftables',
+  ipset: 'ipset',
   knockd: 'knockd',
   knock: 'knockd',
   hping3: 'hping3',

@@ -32,6 +32,7 @@ const program = new Command('nfknockd')
   .option('--command-timeout <seconds>', 'kill a door command still running after this long (default 60)')
   .option('--syslog-socket <path>', 'with UseSyslog: the syslog daemon\'s socket (default /dev/log)')
   .option('--allow-netns-log', 'with --source kmsg|file: run even though nf_log_all_netns is 1 (only where every network namespace is trusted)')
+  .option('--firewall <kind>', 'kernel sets that Open = doors use: nft or ipset (default nft, or Firewall)')
   .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
   .action(async (flags: DaemonFlags) => {
     // Exit explicitly: a command still running or a stuck handle must not keep a stopped daemon alive.

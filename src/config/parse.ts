@@ -46,8 +46,9 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
- * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
+ * MaxAttempts, Firewall (nft | ipset); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols
+ * (time-based sequences; Sequence_Ports is required, the others default to 4 steps, 30 s, tcp) and
+ * Open (ports nfknockd opens itself in its kernel sets, with a timeout; needs Cmd_Timeout > 0).
  */
 import { canonicalAddress } from '../core/address.js';
 import { ErrorCodes } from '../core/errors.js';
@@ -67,6 +68,7 @@ import { decodeBase32 } from './base32.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
+import { FIREWALL_KINDS, parseFirewallKind, parseOpenPorts, withFirewall } from '../firewall/open-ports.js';
 
 export const OPTIONS_SECTION = 'options';
 export const DEFAULT_SEQ_TIMEOUT_SECONDS = 25;
@@ -96,9 +98,10 @@ export type DoorKey =
   | 'sequence_length'
   | 'sequence_ports'
   | 'sequence_period'
-  | 'sequence_protocols';
+  | 'sequence_protocols'
+  | 'open';
 
-type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts';
+type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts' | 'firewall';
 
 /** How each key is spelt in messages. */
 const DOOR_KEY_NAMES: Record<DoorKey, string> = {
@@ -117,6 +120,7 @@ const DOOR_KEY_NAMES: Record<DoorKey, string> = {
   sequence_ports: 'Sequence_Ports',
   sequence_period: 'Sequence_Period',
   sequence_protocols: 'Sequence_Protocols',
+  open: 'Open',
 };
 const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   logfile: 'LogFile',
@@ -128,6 +132,7 @@ const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   statedir: 'StateDir',
   kernellog: 'KernelLog',
   maxattempts: 'MaxAttempts',
+  firewall: 'Firewall',
 };
 
 /** A Map, not an object: a key named "constructor" or "__proto__" must be unknown, not inherited. */
@@ -189,7 +194,7 @@ export function parseConfig(text: string, file: string): Config {
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
-  return { file, options, doors };
+  return { file, options, doors: withFirewall(doors, options.firewall) };
 }
 
 function readSections(text: string, report: Report): { sections: Section[]; useSyslog: boolean } {
@@ -318,6 +323,12 @@ function interpretOptions(section: Section, report: Report): Options {
       case 'kernellog':
         options.kernelLog = path(key, entry);
         break;
+      case 'firewall': {
+        const kind = parseFirewallKind(value);
+        if (kind) options.firewall = kind;
+        else invalid(`Firewall must be one of ${FIREWALL_KINDS.join(', ')}`, entry, value);
+        break;
+      }
       case 'maxattempts': {
         const max = wholeNumber(value);
         if (max !== undefined && max >= 1) options.maxAttempts = max;
@@ -373,6 +384,16 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
     if (target === undefined) invalid('Target must be an IPv4 or IPv6 address', targetEntry.line, targetEntry.value);
   }
 
+  const openEntry = get('open');
+  const openPorts = openEntry ? parseOpenPorts(openEntry.value) : undefined;
+  if (openEntry && openPorts && !openPorts.ok) invalid(openPorts.message, openEntry.line, openPorts.text);
+  if (openEntry && openPorts?.ok) {
+    // The kernel removes the entry after cmd_timeout: without one there is no timeout to give it.
+    const cmdTimeout = get('cmd_timeout');
+    if (!cmdTimeout) invalid('Open needs Cmd_Timeout (seconds, > 0): the kernel closes the door after it even if nfknockd is gone', openEntry.line, openEntry.text);
+    else if (cmdTimeoutMs === 0) invalid('with Open, Cmd_Timeout must be > 0 (the kernel cannot keep an entry for 0 seconds)', cmdTimeout.line, cmdTimeout.value);
+  }
+
   if (!section.hadKeyProblem) {
     const given = SEQUENCE_SOURCE_KEYS.filter((key) => entries.has(key)).sort((a, b) => (get(a)?.line ?? 0) - (get(b)?.line ?? 0));
     if (given.length === 0) {
@@ -383,8 +404,8 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
     }
     const start4 = get('start_command')?.value;
     const start6 = get('start_command_6')?.value ?? start4;
-    if (!start4 && !start6) {
-      invalid('door has nothing to do: give a non-empty Start_Command (or Command, or Start_Command_6)', section.line, section.text);
+    if (!start4 && !start6 && !openEntry) {
+      invalid('door has nothing to do: give Open = port[:tcp|udp] or a non-empty Start_Command (or Command, or Start_Command_6)', section.line, section.text);
     }
   }
   if (!valid || section.hadKeyProblem) return undefined;
@@ -404,6 +425,7 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
   }
   if (oneTime) door.oneTimeFile = oneTime.value;
   if (timeSequence) door.timeSequence = timeSequence;
+  if (openPorts?.ok) door.open = { firewall: defaultOptions.firewall, ports: openPorts.ports };
   return door;
 }
 

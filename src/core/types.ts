@@ -79,6 +79,8 @@ export interface Door {
   cmdTimeoutMs: number;
   oneTimeFile?: string;
   timeSequence?: TimeSequenceSpec;
+  /** `Open =`: nfknockd adds the knocker to its kernel sets with a timeout of cmd_timeout (src/firewall/). */
+  open?: DoorOpening;
   /** Line of the `[name]` header, and of each key as written, for messages. */
   line: number;
   keyLines: Record<string, number>;
@@ -98,6 +100,23 @@ export interface Options {
   kernelLog?: string;
   /** Cap on knock attempts in progress (bounded memory under spoofed floods). */
   maxAttempts: number;
+  /** The kernel sets `Open =` doors use: nft (`inet nfknock` open4/open6) or ipset (nfknock-open4/6). */
+  firewall: FirewallKind;
+}
+
+export type FirewallKind = 'nft' | 'ipset';
+
+/** One `port[:proto]` or `from-to[:proto]` of an `Open =` line; `from === to` for a single port. */
+export interface OpenPort {
+  protocol: Protocol;
+  from: number;
+  to: number;
+}
+
+/** What an `Open =` door opens, and with which backend: on a Door and in a persisted pending close. */
+export interface DoorOpening {
+  firewall: FirewallKind;
+  ports: OpenPort[];
 }
 
 export interface Config {
@@ -113,6 +132,7 @@ export const defaultOptions: Options = {
   logPrefix: 'portknock',
   stateDir: '/var/lib/nfknock',
   maxAttempts: 65536,
+  firewall: 'nft',
 };
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */

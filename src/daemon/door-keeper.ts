@@ -3,6 +3,7 @@ import type { Door, Family } from '../core/types.js';
 import { substituteCommand } from '../config/substitute.js';
 import { resolveStopCommand } from '../config/commands.js';
 import type { PendingClose } from '../runner/state-format.js';
+import { sameClose } from '../firewall/door-calls.js';
 
 export type { PendingClose };
 
@@ -37,7 +38,7 @@ export class DoorKeeper {
       return { kind: 'extend', pending, previous: existing };
     }
     const stop = resolveStopCommand(door, family);
-    if (stop === undefined) return { kind: 'start' };
+    if (stop === undefined && door.open === undefined) return { kind: 'start' };
     return {
       kind: 'start',
       pending: {
@@ -45,7 +46,8 @@ export class DoorKeeper {
         door: door.name,
         source,
         family,
-        stopCommand: substituteCommand(stop, source),
+        ...(stop === undefined ? {} : { stopCommand: substituteCommand(stop, source, door.cmdTimeoutMs) }),
+        ...(door.open === undefined ? {} : { open: door.open }),
         openedAt: at,
         closesAt: at + door.cmdTimeoutMs,
       },
@@ -105,7 +107,7 @@ export class DoorKeeper {
     const key = keyOf(pending.door, pending.source);
     const newer = this.openByKey.get(key);
     const newerPending = newer === undefined ? undefined : this.byId.get(newer);
-    if (newerPending && newerPending.stopCommand === pending.stopCommand) {
+    if (newerPending && sameClose(newerPending, pending)) {
       // The source knocked again meanwhile: the newer open will run this same stop command, later.
       this.byId.delete(id);
       return newerPending;

@@ -6,6 +6,8 @@ import { parseState, serializeState } from '../runner/state-format.js';
 import type { Candidate, SequenceBook } from '../matcher/sequences.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
 import { DoorKeeper, type PendingClose } from './door-keeper.js';
+import { openCallFor, removalCallFor } from '../firewall/door-calls.js';
+import { describeCall, removalDone, type FirewallCall } from '../firewall/operations.js';
 import type { Audit } from './audit.js';
 import type { Counters } from './counters.js';
 
@@ -34,6 +36,8 @@ export interface DoorPorts {
   };
   /** Runs a shell command; `stop` commands are never refused. Rejects only when a start is refused. */
   runCommand(command: string, kind: 'start' | 'stop'): Promise<CommandOutcome>;
+  /** Runs nft/ipset for an `Open =` door, without a shell, under the same bounds as commands. */
+  runProgram?(call: FirewallCall, kind: 'start' | 'stop'): Promise<CommandOutcome>;
   commandTimeoutMs: number;
   oneTime: {
     read(door: Door): Promise<OneTimeLine[]>;
@@ -144,6 +148,7 @@ export class DoorService {
       this.trackMonotonic(plan.pending);
       audit.extended(clock.now(), source, door.name, plan.pending.closesAt);
       if (this.failedStarts.has(lane)) this.runStart(door, source, family);
+      else this.renewKernelTimeout(door, source, family);
       this.scheduleCloses();
       return;
     }
@@ -169,13 +174,21 @@ export class DoorService {
 
   private runStart(door: Door, source: string, family: Family): void {
     const start = resolveStartCommand(door, family);
+    const opening = openCallFor(door, source, family);
     const lane = laneOf(door.name, source);
-    if (start === undefined) return;
+    if (start === undefined && opening === undefined) return;
     this.inLane(lane, async () => {
-      const ok = await this.runLogged(substituteCommand(start, source), 'start', source, door.name);
-      if (ok) this.failedStarts.delete(lane);
+      const opened = opening === undefined || (await this.runLogged(opening, 'start', source, door.name));
+      const ok = start === undefined || (await this.runLogged(substituteCommand(start, source, door.cmdTimeoutMs), 'start', source, door.name));
+      if (ok && opened) this.failedStarts.delete(lane);
       else this.failedStarts.add(lane);
     });
+  }
+
+  /** A re-knock while open: the kernel entry gets the full cmd_timeout again (issue 13). */
+  private renewKernelTimeout(door: Door, source: string, family: Family): void {
+    const opening = openCallFor(door, source, family);
+    if (opening !== undefined) this.inLane(laneOf(door.name, source), async () => void (await this.runLogged(opening, 'start', source, door.name)));
   }
 
   private async consumeOneTimeLine(door: Door, sequence: Candidate, source: string): Promise<boolean> {
@@ -202,19 +215,24 @@ export class DoorService {
     return next;
   }
 
-  /** True when the command ran and exited 0. */
-  private async runLogged(command: string, kind: 'start' | 'stop', source: string, door: string): Promise<boolean> {
+  /** True when the command (or nft/ipset call) ran and exited 0, or `done` says it did its work. */
+  private async runLogged(command: string | FirewallCall, kind: 'start' | 'stop', source: string, door: string, done = succeeded): Promise<boolean> {
     const { audit, clock } = this.ports;
-    audit.running(clock.now(), source, door, command, kind);
+    audit.running(clock.now(), source, door, typeof command === 'string' ? command : describeCall(command), kind);
     this.counters.commands++;
     try {
-      const outcome = await this.ports.runCommand(command, kind);
+      const outcome = typeof command === 'string' ? await this.ports.runCommand(command, kind) : await this.runProgram(command, kind);
       audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs);
-      return outcome.exitCode === 0 && !outcome.timedOut;
+      return done(outcome);
     } catch (error) {
       audit.refused(clock.now(), source, door, error instanceof Error ? error.message : String(error));
       return false;
     }
+  }
+
+  private runProgram(call: FirewallCall, kind: 'start' | 'stop'): Promise<CommandOutcome> {
+    if (!this.ports.runProgram) throw new Error('this daemon cannot run nft/ipset (no runProgram port)');
+    return this.ports.runProgram(call, kind);
   }
 
   private async persist(): Promise<boolean> {
@@ -287,7 +305,12 @@ export class DoorService {
   }
 
   private async runStop(pending: PendingClose): Promise<void> {
-    const ok = await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door);
+    // The kernel entry goes first: it is what lets the knocker in; an entry already expired counts as removed.
+    const removal = removalCallFor(pending);
+    const firewall = pending.open?.firewall;
+    const removed = removal === undefined || firewall === undefined || (await this.runLogged(removal, 'stop', pending.source, pending.door, (outcome) => removalDone(firewall, outcome)));
+    const stopped = pending.stopCommand === undefined || (await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door));
+    const ok = removed && stopped;
     if (ok) return this.exclusive(() => this.forget(pending));
     // Closing everything at exit: no later retry will come, so try again now (twice at most).
     if (this.closingAll && (this.stopAttempts.get(pending.id) ?? 0) < 2) {
@@ -347,6 +370,10 @@ export class DoorService {
       });
     });
   }
+}
+
+function succeeded(outcome: CommandOutcome): boolean {
+  return outcome.exitCode === 0 && !outcome.timedOut;
 }
 
 function laneOf(door: string, source: string): string {

@@ -17,6 +17,9 @@ import { KmsgSource } from '../sources/kmsg.js';
 import { KernelLogFileSource } from '../sources/file-follow.js';
 import type { KnockSource, SourceSink } from '../sources/types.js';
 import { timeSequenceDeriver } from '../timeseq/deriver.js';
+import { checkFirewallReady, runCall } from '../firewall/kernel-edge.js';
+import { removalCallFor } from '../firewall/door-calls.js';
+import { removalDone } from '../firewall/operations.js';
 import { Audit, type AuditSink } from './audit.js';
 import { Daemon } from './daemon.js';
 import { mergeFlags, integerFlag, type DaemonFlags } from './options.js';
@@ -83,6 +86,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         if (!submission.accepted) throw new NfknockError(ErrorCodes.COMMAND_FAILED, submission.reason);
         return submission.done;
       },
+      runProgram: async (call, kind) => {
+        const submission = commands.submit({ kind, command: call.argv.join(' '), argv: call.argv, ...(call.input === undefined ? {} : { input: call.input }), timeoutMs: commandTimeoutMs });
+        if (!submission.accepted) throw new NfknockError(ErrorCodes.COMMAND_FAILED, submission.reason);
+        return submission.done;
+      },
       commandTimeoutMs,
       oneTime: {
         read: (door) => readOneTimeLines(door),
@@ -97,6 +105,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   );
 
   await refuseForgeableKernelLog(config, flags.allowNetnsLog === true);
+  try {
+    await checkFirewallReady(config);
+  } catch (error) {
+    // Recorded doors still close, from the state file alone, before the refusal ends the start.
+    await closeRecordedDoors(config.options.stateDir, logger);
+    throw error;
+  }
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
@@ -111,6 +126,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
+          await checkFirewallReady(next);
           await daemon.reload(next);
           // The LogFile may have moved; otherwise reopening lets logrotate's SIGHUP work.
           if (next.options.logFile !== knockLog.path) await knockLog.open(next.options.logFile);
@@ -225,12 +241,26 @@ async function closeRecordedDoors(stateDir: string, logger: Logger): Promise<voi
   logger.error({ doors: pending.length, stateDir }, 'the configuration cannot be used: closing every door the state dir records now, rather than leave them open with no daemon to close them');
   const kept: PendingClose[] = [];
   for (const door of pending) {
-    const result = await runCommand(door.stopCommand, { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
-    const closed = result.exitCode === 0 && !result.timedOut;
-    logger[closed ? 'info' : 'error']({ door: door.door, source: door.source, exitCode: result.exitCode, stderr: result.stderr || undefined }, closed ? 'door closed' : 'stop command failed; kept for the next start');
+    const { closed, exitCode, stderr } = await closeRecordedDoor(door);
+    logger[closed ? 'info' : 'error']({ door: door.door, source: door.source, exitCode, stderr: stderr || undefined }, closed ? 'door closed' : 'stop command failed; kept for the next start');
     if (!closed) kept.push(door);
   }
   await store.save(kept).catch((error: unknown) => logger.error({ err: error }, 'saving the state failed'));
+}
+
+/** Removes a recorded door's kernel entries (an already expired entry counts), then runs its stop command. */
+async function closeRecordedDoor(door: PendingClose): Promise<{ closed: boolean; exitCode: number | null; stderr: string }> {
+  const removal = removalCallFor(door);
+  const firewall = door.open?.firewall;
+  let removed = { closed: true, exitCode: 0 as number | null, stderr: '' };
+  if (removal !== undefined && firewall !== undefined) {
+    const result = await runCall(removal, undefined, DEFAULT_COMMAND_TIMEOUT_MS);
+    removed = { closed: removalDone(firewall, result), exitCode: result.exitCode, stderr: result.stderr };
+  }
+  if (door.stopCommand === undefined) return removed;
+  const result = await runCommand(door.stopCommand, { timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS });
+  const stopped = result.exitCode === 0 && !result.timedOut;
+  return stopped ? removed : { closed: false, exitCode: result.exitCode, stderr: result.stderr };
 }
 
 async function writePidFile(path: string | undefined): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Config, Options, SourceKind } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
+import { FIREWALL_KINDS, parseFirewallKind, withFirewall } from '../firewall/open-ports.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -21,6 +22,7 @@ export interface DaemonFlags {
   commandTimeout?: string;
   syslogSocket?: string;
   allowNetnsLog?: boolean;
+  firewall?: string;
 }
 
 const SOURCES: readonly SourceKind[] = ['nflog', 'kmsg', 'file'];
@@ -42,10 +44,15 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   if (flags.stateDir !== undefined) options.stateDir = nonEmpty(flags.stateDir, '--state-dir');
   if (flags.kernelLog !== undefined) options.kernelLog = nonEmpty(flags.kernelLog, '--kernel-log');
   if (flags.maxAttempts !== undefined) options.maxAttempts = integerFlag(flags.maxAttempts, '--max-attempts', 1, 10_000_000);
+  if (flags.firewall !== undefined) {
+    const kind = parseFirewallKind(flags.firewall);
+    if (kind === undefined) throw new NfknockError(ErrorCodes.USAGE, `--firewall must be one of ${FIREWALL_KINDS.join(', ')}`, { location: { text: flags.firewall } });
+    options.firewall = kind;
+  }
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
-  return { ...config, options };
+  return { ...config, options, doors: withFirewall(config.doors, options.firewall) };
 }
 
 export function integerFlag(text: string, flag: string, min: number, max: number): number {

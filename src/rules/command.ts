@@ -14,7 +14,7 @@ interface RulesFlags {
   prefix?: string;
   family: '4' | '6';
   complete?: boolean;
-  format: 'iptables' | 'nft';
+  format: 'iptables' | 'nft' | 'ipset';
   floodGuard?: string;
   service?: string[];
 }
@@ -30,7 +30,7 @@ export function registerRulesCommand(program: Command): Command {
     .option('--prefix <text>', 'log prefix (default: LogPrefix of the config, else portknock)')
     .addOption(new Option('--family <n>', 'iptables-restore (4) or ip6tables-restore (6) output').choices(['4', '6']).default('4'))
     .option('--complete', 'a whole default-deny filter table, not a fragment for --noflush')
-    .addOption(new Option('--format <format>', 'output for iptables-restore or nft -f').choices(['iptables', 'nft']).default('iptables'))
+    .addOption(new Option('--format <format>', 'output for iptables-restore, nft -f, or ipset restore (the sets of Open = doors with Firewall = ipset)').choices(['iptables', 'nft', 'ipset']).default('iptables'))
     .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40; beware: a spoofed flood then fills its table and locks out new knockers (docs/deploying.md)')
     .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
     .action(async (flags: RulesFlags) => {
@@ -48,6 +48,7 @@ async function rulesOptions(config: Config, flags: RulesFlags): Promise<RulesOpt
     family: flags.family === '6' ? 6 : 4,
     complete: flags.complete === true,
     format: flags.format,
+    openSets: config.options.firewall === 'ipset',
     floodGuard: flags.floodGuard === undefined ? undefined : parseFloodGuard(flags.floodGuard),
     oneTimeSteps: await oneTimeSteps(config),
     servicePorts: (flags.service ?? []).map(parseService),

@@ -4,6 +4,7 @@ import { knockMarks } from './marks.js';
 import { validateRulesOptions, type RulesOptions } from './options.js';
 import { iptablesRules } from './iptables.js';
 import { nftRules } from './nft.js';
+import { ipsetRules } from './ipset.js';
 
 export type { RulesOptions, FloodGuard, ServicePort } from './options.js';
 export { LOG_PREFIX_MAX, NFLOG_PREFIX_MAX } from './options.js';
@@ -22,6 +23,7 @@ export function generateRules(config: Config, options: RulesOptions): string {
       location: { file: config.file },
     });
   }
+  if (options.format === 'ipset') return ipsetRules();
   const marks = knockMarks(config, options.oneTimeSteps);
   return options.format === 'nft' ? nftRules(marks, options) : iptablesRules(marks, options);
 }

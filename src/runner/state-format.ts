@@ -12,14 +12,17 @@
  */
 import { canonicalAddress } from '../core/address.js';
 import type { Family } from '../core/types.js';
+import { checkOpening, type DoorOpening } from '../firewall/opening-record.js';
 
 export interface PendingClose {
   id: string;
   door: string;
   source: string;
   family: Family;
-  /** Already substituted (%IP% replaced): exactly what runs. */
-  stopCommand: string;
+  /** Already substituted (%IP% replaced): exactly what runs. Absent for an `Open =` door without one. */
+  stopCommand?: string;
+  /** The kernel entries an `Open =` door added: removed at close (issue 13). */
+  open?: DoorOpening;
   openedAt: number;
   closesAt: number;
 }
@@ -41,7 +44,8 @@ export function serializeState(pending: readonly PendingClose[]): string {
     door: p.door,
     source: p.source,
     family: p.family,
-    stopCommand: p.stopCommand,
+    ...(p.stopCommand === undefined ? {} : { stopCommand: p.stopCommand }),
+    ...(p.open === undefined ? {} : { open: p.open }),
     openedAt: p.openedAt,
     closesAt: p.closesAt,
   }));
@@ -88,7 +92,7 @@ export function parseState(text: string): ParsedState {
 
 function checkRecord(raw: unknown): PendingClose | string {
   if (!isRecord(raw)) return 'not an object';
-  const { id, door, source, family, stopCommand, openedAt, closesAt } = raw;
+  const { id, door, source, family, stopCommand, open, openedAt, closesAt } = raw;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID || !ID_PATTERN.test(id)) {
     return '"id" must be 1-128 characters of A-Z a-z 0-9 . _ : -';
   }
@@ -101,13 +105,16 @@ function checkRecord(raw: unknown): PendingClose | string {
   if (!canonical || canonical.address !== source || canonical.family !== family) {
     return `"source" ${JSON.stringify(source)} is not the canonical spelling of an IPv${family} address`;
   }
-  if (typeof stopCommand !== 'string' || stopCommand.trim().length === 0 || stopCommand.length > MAX_COMMAND || CONTROL.test(stopCommand)) {
+  if (stopCommand !== undefined && (typeof stopCommand !== 'string' || stopCommand.trim().length === 0 || stopCommand.length > MAX_COMMAND || CONTROL.test(stopCommand))) {
     return '"stopCommand" must be a non-empty single-line command';
   }
+  const opening = open === undefined ? undefined : checkOpening(open);
+  if (typeof opening === 'string') return `"open" ${opening}`;
+  if (stopCommand === undefined && opening === undefined) return 'neither "stopCommand" nor "open": nothing would close the door';
   if (!isEpochMs(openedAt)) return '"openedAt" must be epoch milliseconds';
   if (!isEpochMs(closesAt)) return '"closesAt" must be epoch milliseconds';
   if (closesAt < openedAt) return '"closesAt" is before "openedAt"';
-  return { id, door, source, family, stopCommand, openedAt, closesAt };
+  return { id, door, source, family, ...(stopCommand === undefined ? {} : { stopCommand }), ...(opening === undefined ? {} : { open: opening }), openedAt, closesAt };
 }
 
 function isEpochMs(value: unknown): value is number {

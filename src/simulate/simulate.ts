@@ -6,6 +6,7 @@ import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import { SyslogReplayGuard } from '../decode/syslog.js';
 import { decodeInputLine, type ClockKind, type InputFormat, type LineContext } from './input.js';
+import { describeClose, describeOpen } from '../firewall/door-calls.js';
 
 /**
  * `nfknock simulate`: a kernel log replayed through the daemon's own decode -> Matcher -> DoorKeeper
@@ -242,7 +243,7 @@ export class Simulation {
       for (const pending of this.keeper.takeDue(next)) {
         // Simulated stop commands always succeed.
         this.keeper.finishClose(pending.id);
-        this.record({ kind: 'close', at: pending.closesAt, source: pending.source, family: pending.family, door: pending.door, stopCommand: pending.stopCommand, openedAt: pending.openedAt });
+        this.record({ kind: 'close', at: pending.closesAt, source: pending.source, family: pending.family, door: pending.door, stopCommand: describeClose(pending), openedAt: pending.openedAt });
       }
       if (tickAt === next) this.matcher.tick(next);
     }
@@ -284,14 +285,15 @@ function open(door: Door, source: string, family: Family, at: number, sequence: 
   const plan = keeper.plan(door, source, family, at);
   if (plan.kind === 'extend') {
     keeper.commit(plan.pending);
-    return { kind: 'open', sequence, effect: 'extend', stopCommand: plan.pending.stopCommand, closesAt: plan.pending.closesAt, previousClosesAt: plan.previous.closesAt };
+    return { kind: 'open', sequence, effect: 'extend', stopCommand: describeClose(plan.pending), closesAt: plan.pending.closesAt, previousClosesAt: plan.previous.closesAt };
   }
   const start = resolveStartCommand(door, family);
   const result: Omit<SimulatedOpen, keyof Located> = { kind: 'open', sequence, effect: 'start' };
-  if (start !== undefined) result.startCommand = substituteCommand(start, source);
+  const opening = describeOpen(door, source, family, start === undefined ? undefined : substituteCommand(start, source, door.cmdTimeoutMs));
+  if (opening !== undefined) result.startCommand = opening;
   if (plan.pending) {
     keeper.commit(plan.pending);
-    result.stopCommand = plan.pending.stopCommand;
+    result.stopCommand = describeClose(plan.pending);
     result.closesAt = plan.pending.closesAt;
   }
   return result;
