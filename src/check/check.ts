@@ -3,6 +3,7 @@ import { substituteCommand } from '../config/substitute.js';
 import { resolveStartCommand, resolveStopCommand } from '../config/commands.js';
 import { canonicalAddress } from '../core/address.js';
 import { NfknockError } from '../core/errors.js';
+import { missingBackstop } from './backstop.js';
 
 export interface ListeningFacts {
   /** Sockets reachable from other hosts (loopback-only listeners are left out by readListening). */
@@ -24,7 +25,8 @@ export type WarningCode =
   | 'no-start-command'
   | 'seq-timeout-long'
   | 'cmd-timeout-short'
-  | 'any-tcp-flags';
+  | 'any-tcp-flags'
+  | 'no-kernel-backstop';
 
 export interface CheckWarning {
   code: WarningCode;
@@ -79,6 +81,10 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     checkSequence(door, warn);
     checkCommands(door, config.doors, warn);
     checkTimeouts(door, warn);
+    const backstop = missingBackstop(door);
+    if (backstop) {
+      warn(door, 'no-kernel-backstop', `opening it leaves nothing in the kernel that expires by itself: it stays open if nfknockd stops before its stop command; "${backstop.openLine}" (with cmd_timeout) would replace its commands, and the kernel would close it after cmd_timeout`, 'warning', 'start_command');
+    }
   }
   checkDoorPairs(config.doors, warn);
   warnings.sort((a, b) => a.line - b.line || a.code.localeCompare(b.code));

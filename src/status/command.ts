@@ -5,22 +5,30 @@ import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { defaultOptions } from '../core/types.js';
 import { STATE_FILE_NAME } from '../runner/state-store.js';
 import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
+import { readKernelView, type KernelView } from '../firewall/kernel-edge.js';
+import { formatKernelReport, kernelReport, kernelReportJson } from '../firewall/kernel-status.js';
+import { FIREWALL_KINDS, parseFirewallKind, type FirewallKind } from '../firewall/open-ports.js';
 
 export interface StatusCommandOptions {
   stateDir?: string;
   json?: boolean;
+  /** nft, ipset, none; default: both, shown when they hold nfknock's sets or a recorded door uses them. */
+  firewall?: string;
 }
 
 export interface StatusCommandIo {
   readFile(path: string): Promise<string>;
   now(): number;
   out(text: string): void;
+  /** What the kernel holds in nfknock's sets (issue 13). */
+  kernel?(firewall: FirewallKind): Promise<KernelView>;
 }
 
 export const defaultStatusCommandIo: StatusCommandIo = {
   readFile: (path) => readFile(path, 'utf8'),
   now: () => Date.now(),
   out: (text) => process.stdout.write(text),
+  kernel: (firewall) => readKernelView(firewall),
 };
 
 /**
@@ -48,7 +56,13 @@ export async function runStatusCommand(options: StatusCommandOptions, io: Status
   const stateDir = options.stateDir ?? defaultOptions.stateDir;
   if (stateDir.trim() === '') throw new NfknockError(ErrorCodes.USAGE, '--state-dir needs a value');
   const snapshot = await readStatus(stateDir, io);
-  io.out(formatStatus(snapshot, io.now(), { json: options.json === true }));
+  const asked = firewallsAsked(options.firewall);
+  const views: KernelView[] = [];
+  for (const firewall of asked ?? FIREWALL_KINDS) if (io.kernel) views.push(await io.kernel(firewall));
+  const report = kernelReport(views, snapshot.pending, asked ?? []);
+  const text = formatStatus(snapshot, io.now(), { json: options.json === true });
+  if (options.json) io.out(`${JSON.stringify({ ...(JSON.parse(text) as object), ...kernelReportJson(report) }, null, 2)}\n`);
+  else io.out(`${[text.trimEnd(), ...formatKernelReport(report, snapshot.pending)].join('\n')}\n`);
   if (snapshot.problems.length > 0) {
     throw new NfknockError(
       ErrorCodes.STATE_CORRUPT,
@@ -57,13 +71,23 @@ export async function runStatusCommand(options: StatusCommandOptions, io: Status
   }
 }
 
+/** `--firewall`: undefined for "whichever holds nfknock's sets", [] for none. */
+function firewallsAsked(text: string | undefined): FirewallKind[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return [];
+  const kind = parseFirewallKind(text);
+  if (kind === undefined) throw new NfknockError(ErrorCodes.USAGE, `--firewall must be one of ${FIREWALL_KINDS.join(', ')} or none`, { location: { text } });
+  return [kind];
+}
+
 /** Defines `status`; the CLI only calls this. */
 export function registerStatusCommand(program: Command, io: StatusCommandIo = defaultStatusCommandIo): Command {
   return program
     .command('status')
-    .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory')
+    .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory, and the kernel\'s own countdown of Open = doors')
     .option('--state-dir <dir>', `the daemon's state directory (default ${defaultOptions.stateDir})`)
     .option('--json', 'print JSON')
+    .option('--firewall <kind>', 'kernel sets to show next to the state file: nft, ipset or none (default: those that exist)')
     .action(async (options: StatusCommandOptions) => {
       await runStatusCommand(options, io);
     });

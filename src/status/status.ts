@@ -85,7 +85,7 @@ export function formatStatus(snapshot: StatusSnapshot, now: number, options: Sta
   return `${lines.join('\n')}\n`;
 }
 
-function table(header: string[], rows: string[][]): string[] {
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const render = (cells: string[]) =>
     cells
