@@ -210,6 +210,7 @@ test('options: every knockd and nfknock key', () => {
     'KernelLog = /var/log/kern.log',
     'MaxAttempts = 1000',
     'Firewall = IPSET',
+    'NftTable = filter',
   );
   assert.deepEqual(options, {
     useSyslog: true,
@@ -223,6 +224,7 @@ test('options: every knockd and nfknock key', () => {
     kernelLog: '/var/log/kern.log',
     maxAttempts: 1000,
     firewall: 'ipset',
+    nftTable: 'filter',
   });
 });
 

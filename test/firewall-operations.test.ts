@@ -50,3 +50,10 @@ test('listing calls name nfknock\'s sets', () => {
   assert.deepEqual(listCall('nft', 6).argv, ['nft', '-j', 'list', 'set', 'inet', 'nfknock', 'open6']);
   assert.deepEqual(listCall('ipset', 4).argv, ['ipset', 'save', 'nfknock-open4']);
 });
+
+test('NftTable: calls and listings name the host\'s inet table instead of nfknock\'s', () => {
+  const own: DoorOpening = { ...ssh, table: 'filter' };
+  assert.match(describeCall(putCall(own, '10.0.0.2', 4, 5)), /^nft add element inet filter open4 .* ; delete element inet filter open4 .* ; add element inet filter open4 /);
+  assert.match(describeCall(removeCall(own, '10.0.0.2', 4)), /^nft add element inet filter open4 .* ; delete element inet filter open4 /);
+  assert.deepEqual(listCall('nft', 4, 'filter').argv, ['nft', '-j', 'list', 'set', 'inet', 'filter', 'open4']);
+});

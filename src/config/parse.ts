@@ -46,7 +46,7 @@
  *   One_Time_Sequences lines that do not parse are refused (knockd skips them silently), and an
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
- * MaxAttempts, Firewall (nft | ipset); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols
+ * MaxAttempts, Firewall (nft | ipset), NftTable (the inet table of the nft sets); in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols
  * (time-based sequences; Sequence_Ports is required, the others default to 4 steps, 30 s, tcp) and
  * Open (ports nfknockd opens itself in its kernel sets, with a timeout; needs Cmd_Timeout > 0).
  */
@@ -68,7 +68,7 @@ import { decodeBase32 } from './base32.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
-import { FIREWALL_KINDS, parseFirewallKind, parseOpenPorts, withFirewall } from '../firewall/open-ports.js';
+import { FIREWALL_KINDS, NFT_TABLE_NAME_PATTERN, parseFirewallKind, parseOpenPorts, withFirewall } from '../firewall/open-ports.js';
 
 export const OPTIONS_SECTION = 'options';
 export const DEFAULT_SEQ_TIMEOUT_SECONDS = 25;
@@ -101,7 +101,7 @@ export type DoorKey =
   | 'sequence_protocols'
   | 'open';
 
-type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts' | 'firewall';
+type OptionKey = 'logfile' | 'pidfile' | 'interface' | 'source' | 'nfloggroup' | 'logprefix' | 'statedir' | 'kernellog' | 'maxattempts' | 'firewall' | 'nfttable';
 
 /** How each key is spelt in messages. */
 const DOOR_KEY_NAMES: Record<DoorKey, string> = {
@@ -133,6 +133,7 @@ const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   kernellog: 'KernelLog',
   maxattempts: 'MaxAttempts',
   firewall: 'Firewall',
+  nfttable: 'NftTable',
 };
 
 /** A Map, not an object: a key named "constructor" or "__proto__" must be unknown, not inherited. */
@@ -194,7 +195,7 @@ export function parseConfig(text: string, file: string): Config {
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
-  return { file, options, doors: withFirewall(doors, options.firewall) };
+  return { file, options, doors: withFirewall(doors, options.firewall, options.nftTable) };
 }
 
 function readSections(text: string, report: Report): { sections: Section[]; useSyslog: boolean } {
@@ -329,6 +330,10 @@ function interpretOptions(section: Section, report: Report): Options {
         else invalid(`Firewall must be one of ${FIREWALL_KINDS.join(', ')}`, entry, value);
         break;
       }
+      case 'nfttable':
+        if (NFT_TABLE_NAME_PATTERN.test(value)) options.nftTable = value;
+        else invalid('NftTable must be the name of an inet table (letters, digits, _; e.g. filter)', entry, value);
+        break;
       case 'maxattempts': {
         const max = wholeNumber(value);
         if (max !== undefined && max >= 1) options.maxAttempts = max;

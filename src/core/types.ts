@@ -102,6 +102,8 @@ export interface Options {
   maxAttempts: number;
   /** The kernel sets `Open =` doors use: nft (`inet nfknock` open4/open6) or ipset (nfknock-open4/6). */
   firewall: FirewallKind;
+  /** The `inet` table whose open4/open6 sets nft Open = doors fill: nfknock's own, or the host's. */
+  nftTable: string;
 }
 
 export type FirewallKind = 'nft' | 'ipset';
@@ -117,6 +119,8 @@ export interface OpenPort {
 export interface DoorOpening {
   firewall: FirewallKind;
   ports: OpenPort[];
+  /** nft only: the `inet` table holding open4/open6 when it is not nfknock's own (NftTable). */
+  table?: string;
 }
 
 export interface Config {
@@ -133,6 +137,7 @@ export const defaultOptions: Options = {
   stateDir: '/var/lib/nfknock',
   maxAttempts: 65536,
   firewall: 'nft',
+  nftTable: 'nfknock',
 };
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */

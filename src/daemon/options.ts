@@ -52,7 +52,7 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
-  return { ...config, options, doors: withFirewall(config.doors, options.firewall) };
+  return { ...config, options, doors: withFirewall(config.doors, options.firewall, options.nftTable) };
 }
 
 export function integerFlag(text: string, flag: string, min: number, max: number): number {

@@ -19,6 +19,10 @@ export function firewallsInUse(config: Config): FirewallKind[] {
   return [...new Set(config.doors.flatMap((door) => (door.open ? [door.open.firewall] : [])))];
 }
 
+function tableOf(config: Config, firewall: FirewallKind): string | undefined {
+  return firewall === 'nft' ? config.options.nftTable : undefined;
+}
+
 /**
  * Refuses to start (or reload) when an `Open =` door could not open: the tool is missing, or a set is
  * missing or cannot hold timeouts. Each error names the command that fixes it.
@@ -26,17 +30,17 @@ export function firewallsInUse(config: Config): FirewallKind[] {
 export async function checkFirewallReady(config: Config, run: ProgramRunner = runProgram): Promise<void> {
   for (const firewall of firewallsInUse(config)) {
     for (const family of FAMILIES) {
-      const call = listCall(firewall, family);
+      const call = listCall(firewall, family, tableOf(config, firewall));
       const result = await runCall(call, run);
       if (result.spawnError !== null) {
         throw new NfknockError(ErrorCodes.MISSING_TOOL, `${firewall} cannot be run (${result.spawnError}), but Open = doors use Firewall = ${firewall}: install it (apt-get install ${PACKAGE[firewall]})`);
       }
       if (result.exitCode !== 0 || result.timedOut) {
-        throw new NfknockError(ErrorCodes.FIREWALL_UNAVAILABLE, `"${describeCall(call)}" failed (${firstLine(result.stderr) || `exit ${result.exitCode}`}): Open = doors have no set to open into; ${missingSetHint(firewall)}`);
+        throw new NfknockError(ErrorCodes.FIREWALL_UNAVAILABLE, `"${describeCall(call)}" failed (${firstLine(result.stderr) || `exit ${result.exitCode}`}): Open = doors have no set to open into; ${missingSetHint(firewall, tableOf(config, firewall))}`);
       }
       const timeouts = firewall === 'nft' ? nftSetHasTimeouts(result.stdout) : ipsetHasTimeouts(result.stdout);
       if (!timeouts) {
-        throw new NfknockError(ErrorCodes.FIREWALL_UNAVAILABLE, `"${describeCall(call)}" shows a set without timeouts, so the kernel could not close Open = doors by itself; reload it from this nfknock: ${missingSetHint(firewall)}`);
+        throw new NfknockError(ErrorCodes.FIREWALL_UNAVAILABLE, `"${describeCall(call)}" shows a set without timeouts, so the kernel could not close Open = doors by itself; reload it from this nfknock: ${missingSetHint(firewall, tableOf(config, firewall))}`);
       }
     }
   }
@@ -45,10 +49,10 @@ export async function checkFirewallReady(config: Config, run: ProgramRunner = ru
 export type KernelView = { firewall: FirewallKind; available: true; entries: KernelEntry[] } | { firewall: FirewallKind; available: false; reason: string };
 
 /** What the kernel holds in nfknock's sets of `firewall`, for `nfknock status`. */
-export async function readKernelView(firewall: FirewallKind, run: ProgramRunner = runProgram): Promise<KernelView> {
+export async function readKernelView(firewall: FirewallKind, run: ProgramRunner = runProgram, nftTable?: string): Promise<KernelView> {
   const entries: KernelEntry[] = [];
   for (const family of FAMILIES) {
-    const call = listCall(firewall, family);
+    const call = listCall(firewall, family, nftTable);
     const result = await runCall(call, run);
     if (result.spawnError !== null) return { firewall, available: false, reason: `${firewall} is not installed` };
     if (result.exitCode !== 0 || result.timedOut) return { firewall, available: false, reason: `${describeCall(call)}: ${firstLine(result.stderr) || `exit ${result.exitCode}`}` };

@@ -61,7 +61,18 @@ export function parseFirewallKind(text: string): FirewallKind | undefined {
   return FIREWALL_KINDS.find((kind) => kind === name);
 }
 
-/** The doors with their `Open =` bound to `firewall` ([options] Firewall, or --firewall which wins). */
-export function withFirewall(doors: readonly Door[], firewall: FirewallKind): Door[] {
-  return doors.map((door) => (door.open === undefined || door.open.firewall === firewall ? door : { ...door, open: { ...door.open, firewall } }));
+/** nft table names nfknock accepts: they are pasted into nft command lines. */
+export const NFT_TABLE_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const DEFAULT_NFT_TABLE = 'nfknock';
+
+/**
+ * The doors with their `Open =` bound to `firewall` and, for nft, to the table ([options] Firewall and
+ * NftTable, or --firewall which wins). The default table is left out, so records stay as they were.
+ */
+export function withFirewall(doors: readonly Door[], firewall: FirewallKind, nftTable = DEFAULT_NFT_TABLE): Door[] {
+  return doors.map((door) => {
+    if (door.open === undefined) return door;
+    const open = { firewall, ports: door.open.ports, ...(firewall === 'nft' && nftTable !== DEFAULT_NFT_TABLE ? { table: nftTable } : {}) };
+    return { ...door, open };
+  });
 }

@@ -39,7 +39,7 @@ export function putCall(opening: DoorOpening, source: string, family: Family, ti
   if (opening.firewall === 'nft') {
     const timed = nftElements(opening, source, ` timeout ${timeoutSeconds}s`);
     const plain = nftElements(opening, source, '');
-    return nftCall([['add', plain], ['delete', plain], ['add', timed]], family);
+    return nftCall([['add', plain], ['delete', plain], ['add', timed]], family, opening.table);
   }
   return ipsetCall(opening, source, family, 'add', ['timeout', String(timeoutSeconds)]);
 }
@@ -48,14 +48,14 @@ export function putCall(opening: DoorOpening, source: string, family: Family, ti
 export function removeCall(opening: DoorOpening, source: string, family: Family): FirewallCall {
   if (opening.firewall === 'nft') {
     const plain = nftElements(opening, source, '');
-    return nftCall([['add', plain], ['delete', plain]], family);
+    return nftCall([['add', plain], ['delete', plain]], family, opening.table);
   }
   return ipsetCall(opening, source, family, 'del', []);
 }
 
 /** Lists nfknock's set of `family` (the start-time check and `nfknock status` read it). */
-export function listCall(firewall: FirewallKind, family: Family): FirewallCall {
-  if (firewall === 'nft') return { argv: ['nft', '-j', 'list', 'set', NFT_FAMILY, NFT_TABLE_NAME, nftSetName(family)] };
+export function listCall(firewall: FirewallKind, family: Family, table = NFT_TABLE_NAME): FirewallCall {
+  if (firewall === 'nft') return { argv: ['nft', '-j', 'list', 'set', NFT_FAMILY, table, nftSetName(family)] };
   return { argv: ['ipset', 'save', ipsetName(family)] };
 }
 
@@ -77,9 +77,10 @@ export function describeCall(call: FirewallCall): string {
 }
 
 /** The fix for a missing set, named in the start-time error. */
-export function missingSetHint(firewall: FirewallKind): string {
+export function missingSetHint(firewall: FirewallKind, table = NFT_TABLE_NAME): string {
+  if (firewall === 'nft' && table !== NFT_TABLE_NAME) return `add the sets to your table: nfknock rules --format nft --own-table ${table} | nft -f - (docs/deploying.md)`;
   return firewall === 'nft'
-    ? 'load nfknock\'s nft table first: nfknock rules --format nft --complete > /etc/nfknock/rules.nft && nft -f /etc/nfknock/rules.nft (a host with its own ruleset: nfknock rules --format nft --own-table, docs/deploying.md)'
+    ? 'load nfknock\'s nft table first: nfknock rules --format nft > /etc/nfknock/rules.nft && nft -f /etc/nfknock/rules.nft (with --complete for a whole default-deny table; a host whose own ruleset drops: NftTable and --own-table, docs/deploying.md)'
     : 'create the sets first: nfknock rules --format ipset > /etc/nfknock/ipsets && ipset restore -exist < /etc/nfknock/ipsets';
 }
 
@@ -91,11 +92,11 @@ function nftElements(opening: DoorOpening, source: string, suffix: string): stri
   return `{ ${opening.ports.map((port) => `${source} . ${port.protocol} . ${portText(port)}${suffix}`).join(', ')} }`;
 }
 
-function nftCall(commands: [verb: string, elements: string][], family: Family): FirewallCall {
+function nftCall(commands: [verb: string, elements: string][], family: Family, table = NFT_TABLE_NAME): FirewallCall {
   const argv = ['nft'];
   commands.forEach(([verb, elements], index) => {
     if (index > 0) argv.push(';');
-    argv.push(verb, 'element', NFT_FAMILY, NFT_TABLE_NAME, nftSetName(family), elements);
+    argv.push(verb, 'element', NFT_FAMILY, table, nftSetName(family), elements);
   });
   return { argv };
 }

@@ -6,6 +6,8 @@ import { loadConfig } from '../config/load.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { integerFlag } from '../daemon/options.js';
 import { generateRules, type RulesOptions, type ServicePort } from './generate.js';
+import { nftOwnTableRules } from './own-table.js';
+import { NFT_TABLE_NAME_PATTERN } from '../firewall/open-ports.js';
 
 interface RulesFlags {
   config: string;
@@ -17,6 +19,8 @@ interface RulesFlags {
   format: 'iptables' | 'nft' | 'ipset';
   floodGuard?: string;
   service?: string[];
+  ownTable?: string;
+  chain: string;
 }
 
 /** `nfknock rules`: the knock marks (or a whole default-deny table) for a knockd.conf, on stdout. */
@@ -33,7 +37,13 @@ export function registerRulesCommand(program: Command): Command {
     .addOption(new Option('--format <format>', 'output for iptables-restore, nft -f, or ipset restore (the sets of Open = doors with Firewall = ipset)').choices(['iptables', 'nft', 'ipset']).default('iptables'))
     .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40; beware: a spoofed flood then fills its table and locks out new knockers (docs/deploying.md)')
     .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
+    .option('--own-table <name>', 'with --format nft: only the sets and accept rules Open = doors need in your own inet table (then NftTable = name)')
+    .option('--chain <name>', 'with --own-table: your base chain that drops', 'input')
     .action(async (flags: RulesFlags) => {
+      if (flags.ownTable !== undefined) {
+        process.stdout.write(ownTableRules(flags));
+        return;
+      }
       const config = await loadConfig(flags.config);
       const text = generateRules(config, await rulesOptions(config, flags));
       process.stdout.write(text);
@@ -53,6 +63,14 @@ async function rulesOptions(config: Config, flags: RulesFlags): Promise<RulesOpt
     oneTimeSteps: await oneTimeSteps(config),
     servicePorts: (flags.service ?? []).map(parseService),
   };
+}
+
+function ownTableRules(flags: RulesFlags): string {
+  if (flags.format !== 'nft') throw new NfknockError(ErrorCodes.USAGE, '--own-table needs --format nft');
+  for (const [flag, name] of [['--own-table', flags.ownTable], ['--chain', flags.chain]] as const) {
+    if (!NFT_TABLE_NAME_PATTERN.test(name ?? '')) throw new NfknockError(ErrorCodes.USAGE, `${flag} takes an nft name (letters, digits, _)`, { location: { text: name ?? '' } });
+  }
+  return nftOwnTableRules(flags.ownTable as string, flags.chain);
 }
 
 function parseFloodGuard(text: string): { perSourcePerSecond: number; burst: number } {

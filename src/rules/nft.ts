@@ -7,11 +7,11 @@ import { FLOOD_TABLE_EXPIRE_MS, FLOOD_TABLE_MAX, IPV6_SOURCE_PREFIX, NFLOG_COPY_
 export const NFT_TABLE = 'inet nfknock';
 
 /** Interval: Open = takes port ranges; timeout: each element carries its own (issue 13). */
-const NFT_OPEN_SETS = [
+export const NFT_OPEN_SETS = [
   'set open4 { type ipv4_addr . inet_proto . inet_service; flags interval,timeout; }',
   'set open6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout; }',
 ];
-const NFT_OPEN_RULES = ['ip saddr . meta l4proto . th dport @open4 accept', 'ip6 saddr . meta l4proto . th dport @open6 accept'];
+export const NFT_OPEN_RULES = ['ip saddr . meta l4proto . th dport @open4 accept', 'ip6 saddr . meta l4proto . th dport @open6 accept'];
 
 /** The commands a door needs with the complete nft ruleset, whose drop policy no iptables ACCEPT can lift. */
 export function nftDoorCommands(protocol: 'tcp' | 'udp', port: number): { start: string; stop: string; start6: string; stop6: string } {
@@ -70,7 +70,7 @@ export function nftRules(marks: KnockMark[], options: RulesOptions): string {
   if (!options.complete) {
     lines.push(
       '\t\t# Open doors. An accept here cannot lift a drop in another table: a host whose own ruleset drops',
-      '\t\t# needs these sets and this rule in its own table (nfknock rules --format nft --own-table).',
+      '\t\t# needs these sets and rules in its own table (nfknock rules --format nft --own-table TABLE).',
       ...NFT_OPEN_RULES.map((rule) => `\t\t${rule}`),
     );
   }

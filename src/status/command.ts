@@ -7,13 +7,15 @@ import { STATE_FILE_NAME } from '../runner/state-store.js';
 import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
 import { readKernelView, type KernelView } from '../firewall/kernel-edge.js';
 import { formatKernelReport, kernelReport, kernelReportJson } from '../firewall/kernel-status.js';
-import { FIREWALL_KINDS, parseFirewallKind, type FirewallKind } from '../firewall/open-ports.js';
+import { FIREWALL_KINDS, NFT_TABLE_NAME_PATTERN, parseFirewallKind, type FirewallKind } from '../firewall/open-ports.js';
 
 export interface StatusCommandOptions {
   stateDir?: string;
   json?: boolean;
   /** nft, ipset, none; default: both, shown when they hold nfknock's sets or a recorded door uses them. */
   firewall?: string;
+  /** The inet table of the nft sets when it is not nfknock's own (NftTable). */
+  nftTable?: string;
 }
 
 export interface StatusCommandIo {
@@ -21,14 +23,14 @@ export interface StatusCommandIo {
   now(): number;
   out(text: string): void;
   /** What the kernel holds in nfknock's sets (issue 13). */
-  kernel?(firewall: FirewallKind): Promise<KernelView>;
+  kernel?(firewall: FirewallKind, nftTable?: string): Promise<KernelView>;
 }
 
 export const defaultStatusCommandIo: StatusCommandIo = {
   readFile: (path) => readFile(path, 'utf8'),
   now: () => Date.now(),
   out: (text) => process.stdout.write(text),
-  kernel: (firewall) => readKernelView(firewall),
+  kernel: (firewall, nftTable) => readKernelView(firewall, undefined, nftTable),
 };
 
 /**
@@ -58,7 +60,8 @@ export async function runStatusCommand(options: StatusCommandOptions, io: Status
   const snapshot = await readStatus(stateDir, io);
   const asked = firewallsAsked(options.firewall);
   const views: KernelView[] = [];
-  for (const firewall of asked ?? FIREWALL_KINDS) if (io.kernel) views.push(await io.kernel(firewall));
+  if (options.nftTable !== undefined && !NFT_TABLE_NAME_PATTERN.test(options.nftTable)) throw new NfknockError(ErrorCodes.USAGE, '--nft-table takes an inet table name, e.g. filter', { location: { text: options.nftTable } });
+  for (const firewall of asked ?? FIREWALL_KINDS) if (io.kernel) views.push(await io.kernel(firewall, options.nftTable));
   const report = kernelReport(views, snapshot.pending, asked ?? []);
   const text = formatStatus(snapshot, io.now(), { json: options.json === true });
   if (options.json) io.out(`${JSON.stringify({ ...(JSON.parse(text) as object), ...kernelReportJson(report) }, null, 2)}\n`);
@@ -88,6 +91,7 @@ export function registerStatusCommand(program: Command, io: StatusCommandIo = de
     .option('--state-dir <dir>', `the daemon's state directory (default ${defaultOptions.stateDir})`)
     .option('--json', 'print JSON')
     .option('--firewall <kind>', 'kernel sets to show next to the state file: nft, ipset or none (default: those that exist)')
+    .option('--nft-table <name>', 'the inet table of the nft sets, when NftTable is set (default nfknock)')
     .action(async (options: StatusCommandOptions) => {
       await runStatusCommand(options, io);
     });

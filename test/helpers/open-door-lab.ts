@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises';
 import type { TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/parse.js';
 import { generateRules } from '../../src/rules/generate.js';
+import { nftOwnTableRules } from '../../src/rules/own-table.js';
 import type { FirewallKind } from '../../src/core/types.js';
 import { createLab, waitFor, type Lab, type LabFamily } from './lab.js';
 import { SERVICE_PORT, knockWithDebianKnock, knockWithNfknock, removeDir, startDaemon, waitForProbe } from './daemon-lab.js';
@@ -124,4 +125,35 @@ export async function runOpenDoorScenario(t: TestContext, firewall: FirewallKind
   await waitFor(() => daemon.child.exitCode !== null || daemon.child.signalCode !== null, { timeoutMs: 3000 });
   await rm(daemon.stateDir, { recursive: true, force: true });
   for (const family of FAMILIES) await expectFilteredBy(lab, family, opened[family] + (CMD_TIMEOUT_S + 1) * 1000, 'the kernel closed the door with no daemon and no state');
+}
+
+/**
+ * A host that keeps its own nft ruleset (`inet filter`, input policy drop): nfknock's fragment table
+ * only logs the knocks, `nfknock rules --own-table filter` adds the sets and rules to the host's table,
+ * and nfknockd with `NftTable = filter` opens the door there; the kernel still closes it by itself.
+ */
+export async function runOwnTableScenario(t: TestContext): Promise<void> {
+  const lab = await createLab({ name: 'nfk-oown' });
+  t.after(() => lab.destroy());
+  const conf = openDoorConf('nft').replace('[openSSH]', '    NftTable    = filter\n[openSSH]');
+  const hostTable = ['table inet filter {', '\tchain input {', '\t\ttype filter hook input priority filter; policy drop;', '\t\tiif "lo" accept', '\t\tct state established,related accept', '\t}', '}', ''].join('\n');
+  await lab.loadNft(hostTable);
+  const config = parseConfig(conf, 'knockd.conf');
+  await lab.loadNft(generateRules(config, { target: 'nflog', group: 5, prefix: 'portknock', complete: false, family: 4, format: 'nft' }));
+  await lab.loadNft(nftOwnTableRules('filter', 'input'));
+  await lab.startTcpService(SERVICE_PORT, 4);
+  const daemon = await startDaemon(lab, conf);
+  t.after(async () => {
+    await daemon.stop();
+    await removeDir(daemon.dir);
+  });
+  assert.equal(await lab.probeTcp(SERVICE_PORT, 4, 400), 'filtered');
+  await knockWithDebianKnock(lab, 4, SEQUENCE);
+  const knockedAt = Date.now();
+  await waitForProbe(lab, 4, 'open', 3000);
+  assert.match((await lab.execOk('server', ['nft', 'list', 'set', 'inet', 'filter', 'open4'])).stdout, new RegExp(`${lab.clientAddress(4).replaceAll('.', '\\.')} \\. tcp \\. ${SERVICE_PORT} timeout ${CMD_TIMEOUT_S}s`));
+  process.kill(-(daemon.child.pid as number), 'SIGKILL');
+  await waitFor(() => daemon.child.exitCode !== null || daemon.child.signalCode !== null, { timeoutMs: 3000 });
+  await rm(daemon.stateDir, { recursive: true, force: true });
+  await expectFilteredBy(lab, 4, knockedAt + (CMD_TIMEOUT_S + 1) * 1000, 'the kernel closed the door in the host\'s own table');
 }
