@@ -110,3 +110,10 @@ test('a door whose opening nothing in the kernel expires is warned about, with t
   assert.deepEqual(backstop({ startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 2222 }', startCommand6: undefined }), ['Open = 2222:tcp']);
   assert.deepEqual(backstop({ startCommand: '/usr/local/bin/open-the-door %IP%', startCommand6: undefined }), ['Open = PORT:tcp']);
 });
+
+test('an Open door needs no start command, is checked for a short cmd_timeout, and the report shows what it opens', () => {
+  const open = good({ startCommand: undefined, stopCommand: undefined, startCommand6: undefined, stopCommand6: undefined, open: { firewall: 'ipset', ports: [{ protocol: 'udp', from: 60000, to: 61000 }] } });
+  assert.deepEqual(checkConfig(config([open]), quiet).warnings.map((w) => w.code), []);
+  assert.deepEqual(codes([{ ...open, cmdTimeoutMs: 1000 }]), ['cmd-timeout-short']);
+  assert.match(formatCheckReport(checkConfig(config([open]), quiet)), /^ {2}open {9}60000-61000\/udp for the knocker, in ipset nfknock-open4\/nfknock-open6, for cmd_timeout/m);
+});

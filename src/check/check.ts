@@ -4,6 +4,7 @@ import { resolveStartCommand, resolveStopCommand } from '../config/commands.js';
 import { canonicalAddress } from '../core/address.js';
 import { NfknockError } from '../core/errors.js';
 import { missingBackstop } from './backstop.js';
+import { portText } from '../firewall/open-ports.js';
 
 export interface ListeningFacts {
   /** Sockets reachable from other hosts (loopback-only listeners are left out by readListening). */
@@ -52,6 +53,8 @@ export interface DoorSummary {
   /** "syn,!ack" or "any" (TCP only). */
   tcpFlags: string;
   commands: CommandExample[];
+  /** `Open =` doors: what nfknockd opens in the kernel, e.g. "22/tcp in nft inet nfknock open4/open6". */
+  open?: string;
 }
 
 export interface CheckReport {
@@ -161,6 +164,7 @@ function deletionOf(command: string): string {
 function checkCommands(door: Door, doors: Door[], warn: Warn): void {
   const start = resolveStartCommand(door, 4);
   if (start === undefined && resolveStartCommand(door, 6) === undefined) {
+    if (door.open !== undefined) return;
     warn(door, 'no-start-command', 'no start_command: knocking this door does nothing', 'warning');
     return;
   }
@@ -189,12 +193,13 @@ function checkCommands(door: Door, doors: Door[], warn: Warn): void {
 }
 
 function checkTimeouts(door: Door, warn: Warn): void {
+  const closes = resolveStopCommand(door, 4) !== undefined || door.open !== undefined;
   if (door.seqTimeoutMs > LONG_SEQ_TIMEOUT_MS) {
     warn(door, 'seq-timeout-long', `seq_timeout is ${seconds(door.seqTimeoutMs)}: a long window lets slow scans and guessing complete the sequence`, 'note', 'seq_timeout');
   }
-  if (resolveStopCommand(door, 4) !== undefined && door.cmdTimeoutMs < SHORT_CMD_TIMEOUT_MS) {
+  if (closes && door.cmdTimeoutMs < SHORT_CMD_TIMEOUT_MS) {
     warn(door, 'cmd-timeout-short', `cmd_timeout is ${seconds(door.cmdTimeoutMs)}: the door closes before most clients have connected`, 'warning', 'cmd_timeout');
-  } else if (resolveStopCommand(door, 4) !== undefined && door.cmdTimeoutMs < door.seqTimeoutMs) {
+  } else if (closes && door.cmdTimeoutMs < door.seqTimeoutMs) {
     warn(door, 'cmd-timeout-short', `cmd_timeout (${seconds(door.cmdTimeoutMs)}) is shorter than seq_timeout (${seconds(door.seqTimeoutMs)}): knocking takes longer than the door stays open; check that this is intended`, 'note', 'cmd_timeout');
   }
 }
@@ -233,6 +238,11 @@ function flagText(door: Door): string {
   return parts.length === 0 ? 'any' : parts.join(',');
 }
 
+function openText(open: NonNullable<Door['open']>): string {
+  const sets = open.firewall === 'nft' ? `nft inet ${open.table ?? 'nfknock'} open4/open6` : 'ipset nfknock-open4/nfknock-open6';
+  return `${open.ports.map((port) => `${portText(port)}/${port.protocol}`).join(' ')} for the knocker, in ${sets}, for cmd_timeout (the kernel removes it even if nfknockd does not)`;
+}
+
 function sequenceText(door: Door): string {
   if (door.timeSequence) {
     const t = door.timeSequence;
@@ -260,6 +270,7 @@ function summarize(door: Door, example4: string, example6: string): DoorSummary 
     cmdTimeoutMs: door.cmdTimeoutMs,
     tcpFlags: flagText(door),
     commands,
+    ...(door.open === undefined ? {} : { open: openText(door.open) }),
   };
 }
 
@@ -275,6 +286,7 @@ export function formatCheckReport(report: CheckReport): string {
     out.push(`  sequence     ${door.sequence}`);
     out.push(`  tcpflags     ${door.tcpFlags}`);
     out.push(`  seq_timeout  ${seconds(door.seqTimeoutMs)}    cmd_timeout  ${seconds(door.cmdTimeoutMs)}`);
+    if (door.open !== undefined) out.push(`  open         ${door.open}`);
     for (const command of door.commands) out.push(`  ${command.key.padEnd(15)} ${command.example}`);
   }
   if (report.warnings.length > 0) out.push('');
