@@ -24,8 +24,10 @@ test('UseSyslog: the knockd lines reach a real rsyslogd, tagged nfknockd', { ski
   await knockWithNfknock(lab, 4, ['7000:udp', '8000:tcp', '9000:udp']);
   const text = await waitFor(async () => {
     const current = await readIfExists(output);
-    return /nfknockd\[\d+\]: .*openSSH: OPEN SESAME/.test(current) ? current : undefined;
-  }, { timeoutMs: 5000, description: 'OPEN SESAME in the syslog output' });
+    // The command line comes last (after the pending close is saved): wait for it, not for OPEN SESAME.
+    return /nfknockd\[\d+\]: openSSH: running command: /.test(current) ? current : undefined;
+  }, { timeoutMs: 5000, description: 'the running command line in the syslog output' });
+  assert.match(text, /nfknockd\[\d+\]: .*openSSH: OPEN SESAME/);
   assert.match(text, /nfknockd\[\d+\]: starting up, listening on NFLOG group 5/);
   assert.match(text, new RegExp(`nfknockd\\[\\d+\\]: ${lab.clientAddress(4).replaceAll('.', '\\.')}: openSSH: Stage 1`));
   assert.match(text, /nfknockd\[\d+\]: openSSH: running command: iptables -I INPUT/);
