@@ -5,6 +5,9 @@ import { describeCall, type FirewallCall } from '../src/firewall/operations.js';
 import { parseState, serializeState, type PendingClose } from '../src/runner/state-format.js';
 import type { CommandOutcome } from '../src/daemon/door-service.js';
 import { makeDoor } from './helpers/knock-fixtures.js';
+import { simulate } from '../src/simulate/simulate.js';
+import { parseConfig } from '../src/config/parse.js';
+import { traditionalLine } from './fixtures/simulate/lines.js';
 import { configWith, fakeWorld, settle, type FakeWorld } from './helpers/fake-daemon-ports.js';
 
 const door = makeDoor({
@@ -133,4 +136,15 @@ test('a recorded Open removal survives the state file, and restores into a close
   await settle();
   assert.deepEqual(calls, [removal('10.0.0.2')]);
   assert.equal(daemon.openDoors.length, 0);
+});
+
+test('simulate shows what an Open door runs, from the same door calls as the daemon', async () => {
+  const config = parseConfig('[ssh]\nsequence = 7000,8000,9000\nOpen = 2222\ncmd_timeout = 5\n', 'k.conf');
+  const at = Date.UTC(2026, 10, 21, 23, 14, 2);
+  const lines = [7000, 8000, 9000].map((port) => traditionalLine({ at, source: '10.0.0.2', port, protocol: 'tcp' }));
+  const report = simulate(lines, config, { reference: at, utcOffsetAt: () => 0 });
+  const open = report.events.find((event) => event.kind === 'open');
+  const close = report.events.find((event) => event.kind === 'close');
+  assert.equal(open?.kind === 'open' ? open.startCommand : undefined, put('10.0.0.2'));
+  assert.equal(close?.kind === 'close' ? close.stopCommand : undefined, removal('10.0.0.2'));
 });
