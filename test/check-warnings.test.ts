@@ -117,3 +117,8 @@ test('an Open door needs no start command, is checked for a short cmd_timeout, a
   assert.deepEqual(codes([{ ...open, cmdTimeoutMs: 1000 }]), ['cmd-timeout-short']);
   assert.match(formatCheckReport(checkConfig(config([open]), quiet)), /^ {2}open {9}60000-61000\/udp for the knocker, in ipset nfknock-open4\/nfknock-open6, for cmd_timeout/m);
 });
+
+test('%TIMEOUT% shows as cmd_timeout in seconds in the report', () => {
+  const d = good({ cmdTimeoutMs: 30_000, startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 22 timeout %TIMEOUT%s }' });
+  assert.equal(checkConfig(config([d]), quiet).doors[0]?.commands[0]?.example, 'nft add element inet nfknock open4 { 203.0.113.7 . tcp . 22 timeout 30s }');
+});

@@ -256,7 +256,7 @@ function summarize(door: Door, example4: string, example6: string): DoorSummary 
   const commands: CommandExample[] = [];
   const add = (key: CommandExample['key'], command: string | undefined, family: Family) => {
     if (command === undefined || command === '') return;
-    commands.push({ key, example: substituteCommand(command, family === 4 ? example4 : example6) });
+    commands.push({ key, example: substituteCommand(command, family === 4 ? example4 : example6, door.cmdTimeoutMs) });
   };
   add('start_command', door.startCommand, 4);
   add('stop_command', door.stopCommand, 4);
