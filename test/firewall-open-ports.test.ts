@@ -30,6 +30,7 @@ test('Open: every malformed element is refused with the element quoted', () => {
     ['2000-1000', /lower port/],
     ['1-2-3', /bad port range/],
     ['22,22:tcp', /given twice/],
+    ['20-30, 25', /inside a range/],
     ['abc', /bad port/],
   ] as const) {
     const parsed = parseOpenPorts(value);
@@ -45,7 +46,8 @@ const openPort = fc
 
 test('Open: formatting parses back to the same ports (property)', () => {
   fc.assert(
-    fc.property(fc.uniqueArray(openPort, { minLength: 1, maxLength: 32, selector: (p) => `${p.from}-${p.to}/${p.protocol}` }), (ports) => {
+    fc.property(fc.array(openPort, { minLength: 1, maxLength: 32 }), (candidates) => {
+      const ports = candidates.filter((port, i) => !candidates.slice(0, i).some((p) => p.protocol === port.protocol && p.from <= port.to && port.from <= p.to));
       assert.deepEqual(parseOpenPorts(formatOpenPorts(ports)), { ok: true, ports });
     }),
   );

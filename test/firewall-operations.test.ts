@@ -40,6 +40,7 @@ test('a removal counts as done on success or when the set itself is gone, never 
   assert.equal(removalDone('nft', outcome(0)), true);
   assert.equal(removalDone('nft', outcome(1, 'Error: Could not process rule: No such file or directory')), true);
   assert.equal(removalDone('nft', outcome(1, 'Error: Could not process rule: Operation not permitted')), false);
+  assert.equal(removalDone('nft', outcome(1, 'Error: Could not process rule: File exists')), true, 'an overlapping element of another door: ours is not there');
   assert.equal(removalDone('ipset', outcome(1, 'ipset v7.17: The set with the given name does not exist')), true);
   assert.equal(removalDone('ipset', outcome(1, 'ipset v7.17: Kernel error received: Operation not permitted')), false);
   assert.equal(removalDone('nft', outcome(0, '', true)), false);

@@ -19,7 +19,6 @@ export type OpenParse = { ok: true; ports: OpenPort[] } | { ok: false; message: 
 export function parseOpenPorts(value: string): OpenParse {
   if (cTrim(value) === '') return { ok: false, message: 'Open needs at least one port (e.g. Open = 22:tcp)', text: value };
   const ports: OpenPort[] = [];
-  const seen = new Set<string>();
   for (const element of value.split(',')) {
     const written = cTrim(element);
     if (written === '') return { ok: false, message: 'Open: empty port (stray comma?)', text: value };
@@ -37,9 +36,10 @@ export function parseOpenPorts(value: string): OpenParse {
     const to = range.length === 2 ? parsePort(cTrim(range[1] ?? '')) : from;
     if (from === undefined || to === undefined) return { ok: false, message: 'Open: bad port (1-65535 expected)', text: written };
     if (from > to) return { ok: false, message: 'Open: a range must go from the lower port to the higher', text: written };
-    const key = `${from}-${to}/${protocol}`;
-    if (seen.has(key)) return { ok: false, message: 'Open: port given twice', text: written };
-    seen.add(key);
+    // nft's interval sets refuse overlapping elements, so one door's ports must not overlap.
+    if (ports.some((port) => port.protocol === protocol && port.from <= to && from <= port.to)) {
+      return { ok: false, message: 'Open: port given twice (or inside a range already given)', text: written };
+    }
     ports.push({ protocol, from, to });
   }
   if (ports.length > MAX_OPEN_PORTS) return { ok: false, message: `Open: too many ports (at most ${MAX_OPEN_PORTS})`, text: value };

@@ -61,12 +61,14 @@ export function listCall(firewall: FirewallKind, family: Family, table = NFT_TAB
 
 /**
  * A removal also counts as done when the set itself is gone (the table was reloaded or deleted):
- * then nothing in the kernel can accept the knocker through it. Anything else is a failed stop.
+ * then nothing in the kernel can accept the knocker through it. For nft, "File exists" means the
+ * batch's first add met an overlapping element (another door's range for the same knocker): this
+ * door's own element is not in the set. Anything else is a failed stop, tried again.
  */
 export function removalDone(firewall: FirewallKind, outcome: { exitCode: number | null; timedOut: boolean; stderr: string }): boolean {
   if (outcome.exitCode === 0 && !outcome.timedOut) return true;
   if (outcome.exitCode === null || outcome.timedOut) return false;
-  return firewall === 'nft' ? /No such file or directory/.test(outcome.stderr) : /set with the given name does not exist/.test(outcome.stderr);
+  return firewall === 'nft' ? /No such file or directory|File exists/.test(outcome.stderr) : /set with the given name does not exist/.test(outcome.stderr);
 }
 
 /** The call as one readable line for `running command: ...`: exactly what runs. */
