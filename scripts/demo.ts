@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isNfknockError } from '../src/core/errors.js';
-import { demoDoor, demoFirewall, demoKnockdConf } from './lib/demo-fixtures.js';
+import { demoDoor, demoFirewall, demoKnockdConf, demoNftFirewall, demoOpenConf } from './lib/demo-fixtures.js';
 import { createLab, outputOf, sleep, waitFor, waitForOutput, type Lab, type ProbeResult } from './lib/netns.js';
 import { isRoot } from './lib/tools.js';
 import { installMissingTools } from './lib/install-tools.js';
@@ -19,7 +19,7 @@ type DaemonKind = 'nfknockd' | 'knockd';
 
 const nfknockdPath = fileURLToPath(new URL('../src/cli/nfknockd.js', import.meta.url));
 const nfknockPath = fileURLToPath(new URL('../src/cli/nfknock.js', import.meta.url));
-const totalSteps = 10;
+const totalSteps = 11;
 const door = demoDoor;
 const color = process.stdout.isTTY && !process.env['NO_COLOR'];
 const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -47,8 +47,9 @@ function info(text: string): void {
 /** Why the demo needs each tool, said before apt-get installs it. */
 const toolReasons = new Map([
   ['ip', 'creates the two network namespaces and the virtual cable between them'],
-  ['iptables', "the server's firewall: drops everything new, reports knock ports to NFLOG"],
-  ['iptables-restore', "loads the server's firewall in one step"],
+  ['nft', "the server's firewall: drops everything new, reports knock ports to NFLOG, holds the set whose entries the kernel expires"],
+  ['iptables', "the reference run's firewall (--daemon knockd)"],
+  ['iptables-restore', "loads the reference run's firewall in one step"],
   ['knockd', 'the reference daemon (--daemon knockd)'],
 ]);
 
@@ -66,7 +67,7 @@ function preflight(daemon: DaemonKind, mayInstall: boolean): string[] {
     problems.push('The demo creates network namespaces and firewalls inside them, which needs root.\n  Run it with: sudo npm run demo');
     return problems;
   }
-  const tools = ['ip', 'iptables', 'iptables-restore', ...(daemon === 'knockd' ? ['knockd'] : [])];
+  const tools = ['ip', ...(daemon === 'knockd' ? ['iptables', 'iptables-restore', 'knockd'] : ['nft'])];
   const installed = installMissingTools(tools, toolReasons, { allowed: mayInstall, log: (line) => console.log(`nfknock demo: ${line}`) });
   if (installed.problem !== undefined) problems.push(installed.problem);
   const built = daemon === 'nfknockd' ? [nfknockdPath, nfknockPath] : [];
@@ -115,9 +116,10 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
   const client = lab.clientAddress(4);
   good(`server ${lab.serverNamespace} at ${server}, client ${lab.clientNamespace} at ${client}`);
 
-  step('Loading the server firewall made by `nfknock rules --complete`: drop everything new, report knock ports to NFLOG');
-  const firewall = demoFirewall(door);
-  await lab.loadIptables(firewall, 4);
+  step(`Loading the server firewall made by \`nfknock rules --complete${kind === 'nfknockd' ? ' --format nft' : ''}\`: drop everything new, report knock ports to NFLOG`);
+  const firewall = kind === 'nfknockd' ? demoNftFirewall(door) : demoFirewall(door);
+  if (kind === 'nfknockd') await lab.loadNft(firewall);
+  else await lab.loadIptables(firewall, 4);
   info(firewall);
   good(`knocks on ${door.steps.join(', ')} go to NFLOG group ${door.nflogGroup} with prefix "${door.prefix}", then are dropped`);
 
@@ -125,8 +127,8 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
   await lab.startTcpService(door.servicePort, 4);
   good(`listening on ${server}:${door.servicePort} (behind the firewall)`);
 
-  step(`Starting ${kind} with an ordinary knockd.conf`);
-  writeFileSync(configPath, demoKnockdConf(door));
+  step(kind === 'nfknockd' ? 'Starting nfknockd with a knockd.conf whose door says `Open =`: nfknockd opens it in the kernel, with a timeout' : `Starting ${kind} with an ordinary knockd.conf`);
+  writeFileSync(configPath, kind === 'nfknockd' ? demoOpenConf(door) : demoKnockdConf(door));
   info(readFileSync(configPath, 'utf8'));
   const argv =
     kind === 'nfknockd'
@@ -171,12 +173,26 @@ async function runDemo(kind: DaemonKind, directory: string, setLab: (lab: Lab) =
     if (outputOf(daemon).trim()) info(`daemon output:\n${outputOf(daemon)}`);
   }
 
+  step('The kernel\'s own countdown: the knocker\'s entry in the open4 set expires by itself, daemon or not');
+  if (kind === 'nfknockd' && opened) {
+    const listed = await lab.exec('server', ['nft', 'list', 'set', 'inet', 'nfknock', 'open4']);
+    info(`nft list set inet nfknock open4\n${listed.stdout}`);
+    if (new RegExp(`${client.replaceAll('.', '\\.')} \\. tcp \\. ${door.servicePort} timeout ${door.cmdTimeoutSeconds}s expires`).test(listed.stdout)) {
+      good(`the kernel holds ${client} . tcp . ${door.servicePort} and removes it after ${door.cmdTimeoutSeconds} s even if nfknockd dies`);
+    } else bad('the kernel set does not hold the knocker with a timeout');
+    const status = await lab.exec('server', [process.execPath, nfknockPath, 'status', '--state-dir', stateDir, '--firewall', 'nft']);
+    info(`nfknock status\n${status.stdout}`);
+  } else info(kind === 'knockd' ? 'knockd opens doors with commands only: nothing in the kernel expires' : 'skipped: the door never opened');
+
   step(`Waiting out cmd_timeout (${door.cmdTimeoutSeconds} s): the door must close by itself`);
   if (opened) {
     const closeBy = openedAt + door.cmdTimeoutSeconds * 1000;
     if (!process.stdout.isTTY) info(`waiting ${Math.ceil((closeBy - Date.now()) / 1000)} s…`);
     while (Date.now() < closeBy - 1000) {
-      if (process.stdout.isTTY) process.stdout.write(`    ${Math.ceil((closeBy - Date.now()) / 1000)} s left…  \r`);
+      const expires = kind === 'nfknockd' ? /expires (\S+?)(?:,|\s|$)/.exec((await lab.exec('server', ['nft', 'list', 'set', 'inet', 'nfknock', 'open4'])).stdout)?.[1] : undefined;
+      const left = `${Math.ceil((closeBy - Date.now()) / 1000)} s left${expires ? ` (the kernel: expires ${expires})` : ''}…  `;
+      if (process.stdout.isTTY) process.stdout.write(`    ${left}\r`);
+      else if (expires) info(left);
       await Promise.race([sleep(1000), died]);
     }
     if (process.stdout.isTTY) process.stdout.write(`${' '.repeat(20)}\r`);

@@ -16,8 +16,9 @@ const good = (overrides: Partial<Door> = {}) =>
     ...overrides,
   });
 
+/** Every free-text door lacks a kernel backstop; that warning has its own test below. */
 function codes(doors: Door[], facts: ListeningFacts = quiet): WarningCode[] {
-  return checkConfig(config(doors), facts).warnings.map((w) => w.code);
+  return checkConfig(config(doors), facts).warnings.map((w) => w.code).filter((code) => code !== 'no-kernel-backstop');
 }
 
 test('a careful door draws no warning', () => {
@@ -51,7 +52,7 @@ test('a door that nothing closes is a warning; one closed by another knock is a 
 
 test('commands without %IP% open for everybody', () => {
   const w = checkConfig(config([good({ startCommand: 'iptables -I INPUT -p tcp --dport 22 -j ACCEPT', keyLines: { start_command: 7 } })]), quiet).warnings;
-  assert.deepEqual(w.map((x) => [x.code, x.line]), [['command-without-address', 7]]);
+  assert.deepEqual(w.filter((x) => x.code !== 'no-kernel-backstop').map((x) => [x.code, x.line]), [['command-without-address', 7]]);
 });
 
 test('IPv6 knockers falling back to an iptables start command are noted', () => {
@@ -65,7 +66,7 @@ test('doors sharing a first knock, or one sequence starting another, are flagged
   assert.deepEqual(codes([a, b]), ['shared-first-knock']);
   const longer = good({ name: 'c', steps: steps('7000', '9000', '8000', '6000') });
   assert.deepEqual(codes([a, longer]), ['sequence-prefix']);
-  assert.match(checkConfig(config([a, longer]), quiet).warnings[0]?.message ?? '', /knocking \[c\] opens \[a\] too/);
+  assert.match(checkConfig(config([a, longer]), quiet).warnings.find((w) => w.code === 'sequence-prefix')?.message ?? '', /knocking \[c\] opens \[a\] too/);
 });
 
 test('timeouts: a long seq_timeout and a door that closes before a client connects', () => {
@@ -84,7 +85,7 @@ test('the report shows each door with commands for the example address, and warn
   const report = checkConfig(config([d]), quiet, '198.51.100.9');
   assert.deepEqual(report.doors[0]?.commands.map((c) => c.key), ['start_command', 'stop_command', 'start_command_6']);
   const text = formatCheckReport(report);
-  assert.match(text, /^\/etc\/knockd\.conf: 1 door, 1 warning, 0 notes$/m);
+  assert.match(text, /^\/etc\/knockd\.conf: 1 door, 2 warnings, 0 notes$/m, 'short-sequence and no-kernel-backstop');
   assert.match(text, /^ {2}sequence {5}9000\/tcp 7000\/tcp$/m);
   assert.match(text, /^ {2}tcpflags {5}syn,!ack$/m);
   assert.match(text, /start_command +\/sbin\/iptables -I INPUT -s 198\.51\.100\.9 -p tcp --dport 22 -j ACCEPT/);
@@ -94,4 +95,30 @@ test('the report shows each door with commands for the example address, and warn
 
 test('a bad example address is a usage error, not a shell injection', () => {
   assert.throws(() => checkConfig(config([good()]), quiet, '1.2.3.4; rm -rf /'), (e: unknown) => e instanceof NfknockError && e.code === 'NFK_USAGE');
+});
+
+test('a door whose opening nothing in the kernel expires is warned about, with the Open = line that would replace it', () => {
+  const [warning, ...others] = checkConfig(config([good()]), quiet).warnings;
+  assert.deepEqual(others, []);
+  assert.equal(warning?.code, 'no-kernel-backstop');
+  assert.match(warning?.message ?? '', /stays open if nfknockd stops before its stop command; "Open = 22:tcp" \(with cmd_timeout\) would replace its commands/);
+  const backstop = (overrides: Partial<Door>) => checkConfig(config([good(overrides)]), quiet).warnings.filter((w) => w.code === 'no-kernel-backstop').map((w) => /"(Open = [^"]*)"/.exec(w.message)?.[1]);
+  assert.deepEqual(backstop({ open: { firewall: 'nft', ports: [{ protocol: 'tcp', from: 22, to: 22 }] } }), []);
+  assert.deepEqual(backstop({ startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 22 timeout %TIMEOUT%s }', startCommand6: undefined }), []);
+  assert.deepEqual(backstop({ startCommand: 'ipset add knock %IP%,udp:53 timeout 30', startCommand6: undefined }), []);
+  assert.deepEqual(backstop({ startCommand: 'iptables -I INPUT -s %IP% -p udp -m multiport --dports 60000:61000,53 -j ACCEPT' }), ['Open = 60000-61000:udp, 53:udp, 22:tcp']);
+  assert.deepEqual(backstop({ startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 2222 }', startCommand6: undefined }), ['Open = 2222:tcp']);
+  assert.deepEqual(backstop({ startCommand: '/usr/local/bin/open-the-door %IP%', startCommand6: undefined }), ['Open = PORT:tcp']);
+});
+
+test('an Open door needs no start command, is checked for a short cmd_timeout, and the report shows what it opens', () => {
+  const open = good({ startCommand: undefined, stopCommand: undefined, startCommand6: undefined, stopCommand6: undefined, open: { firewall: 'ipset', ports: [{ protocol: 'udp', from: 60000, to: 61000 }] } });
+  assert.deepEqual(checkConfig(config([open]), quiet).warnings.map((w) => w.code), []);
+  assert.deepEqual(codes([{ ...open, cmdTimeoutMs: 1000 }]), ['cmd-timeout-short']);
+  assert.match(formatCheckReport(checkConfig(config([open]), quiet)), /^ {2}open {9}60000-61000\/udp for the knocker, in ipset nfknock-open4\/nfknock-open6, for cmd_timeout/m);
+});
+
+test('%TIMEOUT% shows as cmd_timeout in seconds in the report', () => {
+  const d = good({ cmdTimeoutMs: 30_000, startCommand: 'nft add element inet nfknock open4 { %IP% . tcp . 22 timeout %TIMEOUT%s }' });
+  assert.equal(checkConfig(config([d]), quiet).doors[0]?.commands[0]?.example, 'nft add element inet nfknock open4 { 203.0.113.7 . tcp . 22 timeout 30s }');
 });

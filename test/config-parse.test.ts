@@ -204,6 +204,8 @@ test('options: every knockd and nfknock key', () => {
     'StatsFile = /run/nfknock2/stats.json',
     'SyslogTag = knockd',
     'SyslogFacility = authpriv',
+    'Firewall = IPSET',
+    'NftTable = filter',
   );
   assert.deepEqual(options, {
     useSyslog: true,
@@ -220,6 +222,8 @@ test('options: every knockd and nfknock key', () => {
     statsFile: '/run/nfknock2/stats.json',
     syslogTag: 'knockd',
     syslogFacility: 'authpriv',
+    firewall: 'ipset',
+    nftTable: 'filter',
   });
 });
 

@@ -41,7 +41,9 @@ function withStateDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
 async function run(args: string[], io: Partial<StatusCommandIo> = {}): Promise<{ out: string; err: string; error?: unknown }> {
   const result: { out: string; err: string; error?: unknown } = { out: '', err: '' };
   const program = new Command('nfknock').exitOverride().configureOutput({ writeOut: (t) => (result.out += t), writeErr: (t) => (result.err += t) });
-  registerStatusCommand(program, { ...defaultStatusCommandIo, now: () => NOW, out: (t) => (result.out += t), ...io });
+  // No kernel unless a test brings its own: the host's sets are not this test's business.
+  const { kernel: _hostKernel, ...withoutKernel } = defaultStatusCommandIo;
+  registerStatusCommand(program, { ...withoutKernel, now: () => NOW, out: (t) => (result.out += t), ...io });
   try {
     await program.parseAsync(['status', ...args], { from: 'user' });
   } catch (error) {
@@ -172,3 +174,34 @@ test('durations are short and never negative', () => {
   const snapshot = snapshotFromStateText(serializeState([pending({ door: 'evil\nline' })]), '/s/pending-closes.json');
   assert.doesNotMatch(formatStatus(snapshot, NOW), /evil\nline/, 'a door name cannot forge a line');
 });
+
+test('status shows the kernel\'s countdown of Open = doors next to the state file, and every mismatch', withStateDir(async (dir) => {
+  const open = pending({ stopCommand: undefined, open: { firewall: 'nft', ports: [{ protocol: 'tcp', from: 22, to: 22 }] } });
+  const lost = pending({ id: 'web-1', door: 'web', source: '203.0.113.9', stopCommand: undefined, open: { firewall: 'nft', ports: [{ protocol: 'tcp', from: 443, to: 443 }] } });
+  writeFileSync(join(dir, STATE_FILE_NAME), serializeState([open, lost]), { mode: 0o600 });
+  const kernel = async (firewall: 'nft' | 'ipset') =>
+    firewall === 'nft'
+      ? {
+          firewall,
+          available: true as const,
+          entries: [
+            { firewall, source: '203.0.113.7', family: 4 as const, port: { protocol: 'tcp' as const, from: 22, to: 22 }, expiresInSeconds: 244 },
+            { firewall, source: '198.51.100.1', family: 4 as const, port: { protocol: 'udp' as const, from: 60000, to: 61000 } },
+          ],
+        }
+      : { firewall, available: false as const, reason: 'ipset is not installed' };
+  const result = await run(['--state-dir', dir], { kernel });
+  assert.equal(result.error, undefined);
+  const text = result.out;
+  assert.match(text, /Kernel \(nft inet nfknock open4\/open6\):\n  SOURCE +PORT +KERNEL CLOSES IN +DOOR\n  203\.0\.113\.7 +22\/tcp +244s +openSSH\n  198\.51\.100\.1 +60000-61000\/udp +never \(no timeout\) +-/);
+  assert.doesNotMatch(text, /ipset/, 'a backend nobody uses is not reported');
+  assert.match(text, /mismatch: 198\.51\.100\.1 60000-61000\/udp is in the kernel's nft set but not in the state file/);
+  assert.match(text, /mismatch: door web for 203\.0\.113\.9 \(443\/tcp\) is recorded but has no nft entry/);
+  const json = JSON.parse((await run(['--state-dir', dir, '--json'], { kernel })).out) as { kernel: unknown[]; mismatches: unknown[]; openDoors: unknown[] };
+  assert.equal(json.openDoors.length, 2);
+  assert.equal(json.mismatches.length, 2);
+  assert.deepEqual(json.kernel[0], { firewall: 'nft', entries: [{ source: '203.0.113.7', protocol: 'tcp', from: 22, to: 22, secondsLeft: 244 }, { source: '198.51.100.1', protocol: 'udp', from: 60000, to: 61000, secondsLeft: null }] });
+  const asked = await run(['--state-dir', dir, '--firewall', 'ipset'], { kernel });
+  assert.match(asked.out, /Kernel \(ipset nfknock-open4\/nfknock-open6\):\n  not readable: ipset is not installed/);
+  assert.ok(isNfknockError((await run(['--state-dir', dir, '--firewall', 'pf'], { kernel })).error));
+}));

@@ -30,6 +30,24 @@ export function demoFirewall(door: DemoDoor): string {
   return generateRules(config, { target: 'nflog', group: door.nflogGroup, prefix: door.prefix, family: 4, complete: true, format: 'iptables' });
 }
 
+/** nfknockd's own way (issue 13): the complete nft table, whose open4 set the kernel empties by itself. */
+export function demoNftFirewall(door: DemoDoor): string {
+  const config = parseConfig(demoOpenConf(door), 'knockd.conf');
+  return generateRules(config, { target: 'nflog', group: door.nflogGroup, prefix: door.prefix, family: 4, complete: true, format: 'nft' });
+}
+
+/** The same door declared with `Open =`: nfknockd adds the knocker to the kernel set with a timeout. */
+export function demoOpenConf(door: DemoDoor): string {
+  return [
+    '[openSSH]',
+    `  sequence      = ${door.steps.join(',')}`,
+    `  seq_timeout   = ${door.seqTimeoutSeconds}`,
+    `  Open          = ${door.servicePort}:tcp`,
+    `  cmd_timeout   = ${door.cmdTimeoutSeconds}`,
+    '',
+  ].join('\n');
+}
+
 /** An ordinary knockd.conf, the kind users already have: nfknockd must read it unchanged. */
 export function demoKnockdConf(door: DemoDoor): string {
   const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${door.servicePort} -j ACCEPT`;

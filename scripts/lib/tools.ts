@@ -13,6 +13,7 @@ const packageByTool: Record<string, string> = {
   'ip6tables-save': 'iptables',
   sysctl: 'procps',
   nft: 'nftables',
+  ipset: 'ipset',
   knockd: 'knockd',
   knock: 'knockd',
   hping3: 'hping3',

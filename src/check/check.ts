@@ -4,6 +4,8 @@ import { resolveStartCommand, resolveStopCommand } from '../config/commands.js';
 import { canonicalAddress } from '../core/address.js';
 import { NfknockError } from '../core/errors.js';
 import { checkDoorPairs, CloserIndex } from './door-pairs.js';
+import { missingBackstop } from './backstop.js';
+import { portText } from '../firewall/open-ports.js';
 
 export interface ListeningFacts {
   /** Sockets reachable from other hosts (loopback-only listeners are left out by readListening). */
@@ -25,7 +27,8 @@ export type WarningCode =
   | 'no-start-command'
   | 'seq-timeout-long'
   | 'cmd-timeout-short'
-  | 'any-tcp-flags';
+  | 'any-tcp-flags'
+  | 'no-kernel-backstop';
 
 export interface CheckWarning {
   code: WarningCode;
@@ -53,6 +56,8 @@ export interface DoorSummary {
   /** "syn,!ack" or "any" (TCP only). */
   tcpFlags: string;
   commands: CommandExample[];
+  /** `Open =` doors: what nfknockd opens in the kernel, e.g. "22/tcp in nft inet nfknock open4/open6". */
+  open?: string;
 }
 
 export interface CheckReport {
@@ -83,6 +88,10 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     checkSequence(door, warn);
     checkCommands(door, closers, warn);
     checkTimeouts(door, warn);
+    const backstop = missingBackstop(door);
+    if (backstop) {
+      warn(door, 'no-kernel-backstop', `opening it leaves nothing in the kernel that expires by itself: it stays open if nfknockd stops before its stop command; "${backstop.openLine}" (with cmd_timeout) would replace its commands, and the kernel would close it after cmd_timeout`, 'warning', 'start_command');
+    }
   }
   checkDoorPairs(config.doors, warn);
   // The main file first, then drop-ins in the order they were read.
@@ -163,6 +172,7 @@ function deletionOf(command: string): string {
 function checkCommands(door: Door, closers: CloserIndex, warn: Warn): void {
   const start = resolveStartCommand(door, 4);
   if (start === undefined && resolveStartCommand(door, 6) === undefined) {
+    if (door.open !== undefined) return;
     warn(door, 'no-start-command', 'no start_command: knocking this door does nothing', 'warning');
     return;
   }
@@ -190,12 +200,13 @@ function checkCommands(door: Door, closers: CloserIndex, warn: Warn): void {
 }
 
 function checkTimeouts(door: Door, warn: Warn): void {
+  const closes = resolveStopCommand(door, 4) !== undefined || door.open !== undefined;
   if (door.seqTimeoutMs > LONG_SEQ_TIMEOUT_MS) {
     warn(door, 'seq-timeout-long', `seq_timeout is ${seconds(door.seqTimeoutMs)}: a long window lets slow scans and guessing complete the sequence`, 'note', 'seq_timeout');
   }
-  if (resolveStopCommand(door, 4) !== undefined && door.cmdTimeoutMs < SHORT_CMD_TIMEOUT_MS) {
+  if (closes && door.cmdTimeoutMs < SHORT_CMD_TIMEOUT_MS) {
     warn(door, 'cmd-timeout-short', `cmd_timeout is ${seconds(door.cmdTimeoutMs)}: the door closes before most clients have connected`, 'warning', 'cmd_timeout');
-  } else if (resolveStopCommand(door, 4) !== undefined && door.cmdTimeoutMs < door.seqTimeoutMs) {
+  } else if (closes && door.cmdTimeoutMs < door.seqTimeoutMs) {
     warn(door, 'cmd-timeout-short', `cmd_timeout (${seconds(door.cmdTimeoutMs)}) is shorter than seq_timeout (${seconds(door.seqTimeoutMs)}): knocking takes longer than the door stays open; check that this is intended`, 'note', 'cmd_timeout');
   }
 }
@@ -214,6 +225,11 @@ function flagText(door: Door): string {
   return parts.length === 0 ? 'any' : parts.join(',');
 }
 
+function openText(open: NonNullable<Door['open']>): string {
+  const sets = open.firewall === 'nft' ? `nft inet ${open.table ?? 'nfknock'} open4/open6` : 'ipset nfknock-open4/nfknock-open6';
+  return `${open.ports.map((port) => `${portText(port)}/${port.protocol}`).join(' ')} for the knocker, in ${sets}, for cmd_timeout (the kernel removes it even if nfknockd does not)`;
+}
+
 function sequenceText(door: Door): string {
   if (door.timeSequence) {
     const t = door.timeSequence;
@@ -227,7 +243,7 @@ function summarize(door: Door, example4: string, example6: string): DoorSummary 
   const commands: CommandExample[] = [];
   const add = (key: CommandExample['key'], command: string | undefined, family: Family) => {
     if (command === undefined || command === '') return;
-    commands.push({ key, example: substituteCommand(command, family === 4 ? example4 : example6) });
+    commands.push({ key, example: substituteCommand(command, family === 4 ? example4 : example6, door.cmdTimeoutMs) });
   };
   add('start_command', door.startCommand, 4);
   add('stop_command', door.stopCommand, 4);
@@ -241,6 +257,7 @@ function summarize(door: Door, example4: string, example6: string): DoorSummary 
     cmdTimeoutMs: door.cmdTimeoutMs,
     tcpFlags: flagText(door),
     commands,
+    ...(door.open === undefined ? {} : { open: openText(door.open) }),
   };
 }
 
@@ -256,6 +273,7 @@ export function formatCheckReport(report: CheckReport): string {
     out.push(`  sequence     ${door.sequence}`);
     out.push(`  tcpflags     ${door.tcpFlags}`);
     out.push(`  seq_timeout  ${seconds(door.seqTimeoutMs)}    cmd_timeout  ${seconds(door.cmdTimeoutMs)}`);
+    if (door.open !== undefined) out.push(`  open         ${door.open}`);
     for (const command of door.commands) out.push(`  ${command.key.padEnd(15)} ${command.example}`);
   }
   if (report.warnings.length > 0) out.push('');

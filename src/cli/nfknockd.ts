@@ -38,6 +38,7 @@ const program = new Command('nfknockd')
   .option('--allow-netns-log', 'with --source kmsg|file: run even though nf_log_all_netns is 1 (only where every network namespace is trusted)')
   .option('--accept-shared-kernel-log', 'with --source file: accept a KernelLog other writers share (kern.log, syslog): local users can forge knocks there; warned at every start')
   .option('--close-recorded', 'run the stop command of every door the state dir records, then exit (the package does this on removal, after stopping the daemon)')
+  .option('--firewall <kind>', 'kernel sets that Open = doors use: nft or ipset (default nft, or Firewall)')
   .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
   .action(async (flags: DaemonFlags) => {
     // Loaded only to run: --help and --version start as fast as bare node does (BENCHMARKS.md).

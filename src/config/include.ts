@@ -7,6 +7,7 @@
 import { ErrorCodes } from '../core/errors.js';
 import type { Config, Door } from '../core/types.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
+import { withFirewall } from '../firewall/open-ports.js';
 
 export interface IncludePattern {
   /** The directory to list: absolute, no wildcards. */
@@ -86,5 +87,6 @@ export function mergeDropIns(main: Config, dropIns: readonly Config[]): Config {
   }
   throwIfAny(problems);
   const { includes: _includes, ...rest } = main;
-  return { ...rest, doors };
+  // A drop-in has no [options]: its Open = doors use the main file's Firewall and NftTable.
+  return { ...rest, doors: withFirewall(doors, main.options.firewall, main.options.nftTable) };
 }

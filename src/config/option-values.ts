@@ -2,8 +2,8 @@
  * The values of `[options]` keys, checked one way for both places they come from: knockd.conf
  * (src/config/parse.ts) and the nfknockd flags that override it (src/daemon/options.ts). Pure.
  */
-import type { SourceKind } from '../core/types.js';
-import { asciiLower } from './text.js';
+import type { FirewallKind, SourceKind } from '../core/types.js';
+import { asciiLower, cTrim } from './text.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -74,4 +74,20 @@ export function checkSyslogFacility(text: string): Checked<SyslogFacility> {
   const lower = asciiLower(text);
   const facility = SYSLOG_FACILITIES.find((known) => known === lower);
   return facility === undefined ? bad(`SyslogFacility must be one of ${SYSLOG_FACILITIES.join(', ')}`) : ok(facility);
+}
+
+/** `Firewall` / `--firewall`: the kernel sets `Open =` doors fill (issue 13). */
+export const FIREWALL_KINDS: readonly FirewallKind[] = ['nft', 'ipset'];
+
+export function checkFirewall(text: string): Checked<FirewallKind> {
+  const name = asciiLower(cTrim(text));
+  const kind = FIREWALL_KINDS.find((known) => known === name);
+  return kind === undefined ? bad(`Firewall must be one of ${FIREWALL_KINDS.join(', ')}`) : ok(kind);
+}
+
+/** nft table names nfknock accepts: they are pasted into nft command lines. */
+export const NFT_TABLE_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export function checkNftTable(text: string): Checked<string> {
+  return NFT_TABLE_NAME_PATTERN.test(text) ? ok(text) : bad('NftTable must be the name of an inet table (letters, digits, _; e.g. filter)');
 }

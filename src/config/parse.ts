@@ -47,8 +47,10 @@
  *   exhausted file is accepted (knockd refuses to start; here the door simply cannot open).
  * nfknock's own keys: in [options] Source, NflogGroup, LogPrefix, StateDir, KernelLog,
  * MaxAttempts, Include (several lines allowed; drop-in files hold doors only, see include.ts), MetricsFile,
- * StatsFile, SyslogTag, SyslogFacility; in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences;
- * Sequence_Ports is required, the others default to 4 steps, 30 s, tcp).
+ * StatsFile, SyslogTag, SyslogFacility, Firewall (nft | ipset), NftTable (the inet table of the nft sets);
+ * in doors Sequence_Secret/_Length/_Ports/_Period/_Protocols (time-based sequences; Sequence_Ports is
+ * required, the others default to 4 steps, 30 s, tcp) and Open (ports nfknockd opens itself in its
+ * kernel sets, with a timeout; needs Cmd_Timeout > 0).
  */
 import { canonicalAddress } from '../core/address.js';
 import { ErrorCodes } from '../core/errors.js';
@@ -68,11 +70,12 @@ import { decodeBase32 } from './base32.js';
 import { parseIncludePattern } from './include.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { runtimeLimitProblems } from './runtime-limits.js';
-import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, checkSyslogFacility, checkSyslogTag, wholeNumber, type Checked } from './option-values.js';
+import { checkAbsolutePath, checkFirewall, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkNftTable, checkSource, checkSyslogFacility, checkSyslogTag, wholeNumber, type Checked } from './option-values.js';
 import { TIME_SEQUENCE_LIMITS } from '../timeseq/derive.js';
 import { parsePort, parseSequence } from './sequence.js';
 import { readSections, type ConfigSection, type SectionDialect, type SectionEntry } from './sections.js';
 import { asciiLower, cTrim } from './text.js';
+import { parseOpenPorts, withFirewall } from '../firewall/open-ports.js';
 
 export const OPTIONS_SECTION = 'options';
 export const DEFAULT_SEQ_TIMEOUT_SECONDS = 25;
@@ -102,7 +105,8 @@ export type DoorKey =
   | 'sequence_length'
   | 'sequence_ports'
   | 'sequence_period'
-  | 'sequence_protocols';
+  | 'sequence_protocols'
+  | 'open';
 
 type OptionKey =
   | 'logfile'
@@ -117,7 +121,9 @@ type OptionKey =
   | 'metricsfile'
   | 'statsfile'
   | 'syslogtag'
-  | 'syslogfacility';
+  | 'syslogfacility'
+  | 'firewall'
+  | 'nfttable';
 
 /** How each key is spelt in messages. */
 const DOOR_KEY_NAMES: Record<DoorKey, string> = {
@@ -136,6 +142,7 @@ const DOOR_KEY_NAMES: Record<DoorKey, string> = {
   sequence_ports: 'Sequence_Ports',
   sequence_period: 'Sequence_Period',
   sequence_protocols: 'Sequence_Protocols',
+  open: 'Open',
 };
 const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   logfile: 'LogFile',
@@ -151,6 +158,8 @@ const OPTION_KEY_NAMES: Record<OptionKey, string> = {
   statsfile: 'StatsFile',
   syslogtag: 'SyslogTag',
   syslogfacility: 'SyslogFacility',
+  firewall: 'Firewall',
+  nfttable: 'NftTable',
 };
 
 /** A Map, not an object: a key named "constructor" or "__proto__" must be unknown, not inherited. */
@@ -210,7 +219,8 @@ export function parseConfig(text: string, file: string, mode: { dropIn?: boolean
   }
   // Reported in file order, whichever pass found them (Array.prototype.sort is stable).
   throwIfAny(problems.sort((a, b) => a.line - b.line));
-  return includes.length > 0 ? { file, options, doors, includes } : { file, options, doors };
+  const bound = withFirewall(doors, options.firewall, options.nftTable);
+  return includes.length > 0 ? { file, options, doors: bound, includes } : { file, options, doors: bound };
 }
 
 /** knockd.conf's keys for the shared section reader: `[options]` holds options, every other section is a door. */
@@ -287,6 +297,12 @@ function interpretOptions(section: Section, report: Report): Options {
       case 'syslogfacility':
         take(entry, checkSyslogFacility(value), (facility) => (options.syslogFacility = facility));
         break;
+      case 'firewall':
+        take(entry, checkFirewall(value), (firewall) => (options.firewall = firewall));
+        break;
+      case 'nfttable':
+        take(entry, checkNftTable(value), (table) => (options.nftTable = table));
+        break;
     }
   }
   for (const key of Object.keys(options) as (keyof Options)[]) if (options[key] === undefined) delete options[key];
@@ -336,6 +352,16 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
     if (target === undefined) invalid('Target must be an IPv4 or IPv6 address', targetEntry.line, targetEntry.value);
   }
 
+  const openEntry = get('open');
+  const openPorts = openEntry ? parseOpenPorts(openEntry.value) : undefined;
+  if (openEntry && openPorts && !openPorts.ok) invalid(openPorts.message, openEntry.line, openPorts.text);
+  if (openEntry && openPorts?.ok) {
+    // The kernel removes the entry after cmd_timeout: without one there is no timeout to give it.
+    const cmdTimeout = get('cmd_timeout');
+    if (!cmdTimeout) invalid('Open needs Cmd_Timeout (seconds, > 0): the kernel closes the door after it even if nfknockd is gone', openEntry.line, openEntry.text);
+    else if (cmdTimeoutMs === 0) invalid('with Open, Cmd_Timeout must be > 0 (the kernel cannot keep an entry for 0 seconds)', cmdTimeout.line, cmdTimeout.value);
+  }
+
   if (!section.hadKeyProblem) {
     const given = SEQUENCE_SOURCE_KEYS.filter((key) => entries.has(key)).sort((a, b) => (get(a)?.line ?? 0) - (get(b)?.line ?? 0));
     if (given.length === 0) {
@@ -346,8 +372,8 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
     }
     const start4 = get('start_command')?.value;
     const start6 = get('start_command_6')?.value ?? start4;
-    if (!start4 && !start6) {
-      invalid('door has nothing to do: give a non-empty Start_Command (or Command, or Start_Command_6)', section.line, section.text);
+    if (!start4 && !start6 && !openEntry) {
+      invalid('door has nothing to do: give Open = port[:tcp|udp] or a non-empty Start_Command (or Command, or Start_Command_6)', section.line, section.text);
     }
   }
   if (!valid || section.hadKeyProblem) return undefined;
@@ -367,6 +393,7 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
   }
   if (oneTime) door.oneTimeFile = oneTime.value;
   if (timeSequence) door.timeSequence = timeSequence;
+  if (openPorts?.ok) door.open = { firewall: defaultOptions.firewall, ports: openPorts.ports };
   return door;
 }
 

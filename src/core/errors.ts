@@ -17,6 +17,7 @@ export const ErrorCodes = {
   /** `nfknock connect`: the port did not accept a connection in time after the knock. */
   CONNECT_TIMEOUT: 'NFK_CONNECT_TIMEOUT',
   MISSING_TOOL: 'NFK_MISSING_TOOL',
+  FIREWALL_UNAVAILABLE: 'NFK_FIREWALL_UNAVAILABLE',
   INTERNAL: 'NFK_INTERNAL',
   /** A file or directory the daemon would trust is open to others (owner, mode, symlink, ancestor). */
   UNTRUSTED: 'NFK_UNTRUSTED',
@@ -79,6 +80,7 @@ export const exitStatusByCode: Record<ErrorCode, number> = {
   NFK_CLIENT: 68,
   NFK_CONNECT_TIMEOUT: 75,
   NFK_MISSING_TOOL: 69,
+  NFK_FIREWALL_UNAVAILABLE: 69,
   NFK_INTERNAL: 70,
   NFK_UNTRUSTED: 77,
   NFK_RULES_REJECTED: 65,

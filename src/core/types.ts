@@ -80,6 +80,8 @@ export interface Door {
   cmdTimeoutMs: number;
   oneTimeFile?: string;
   timeSequence?: TimeSequenceSpec;
+  /** `Open =`: nfknockd adds the knocker to its kernel sets with a timeout of cmd_timeout (src/firewall/). */
+  open?: DoorOpening;
   /** Line of the `[name]` header, and of each key as written, for messages. */
   line: number;
   keyLines: Record<string, number>;
@@ -108,6 +110,27 @@ export interface Options {
   syslogTag: string;
   /** One of logger(1)'s facility names (config/option-values.ts checks it). */
   syslogFacility: string;
+  /** The kernel sets `Open =` doors use: nft (`inet nfknock` open4/open6) or ipset (nfknock-open4/6). */
+  firewall: FirewallKind;
+  /** The `inet` table whose open4/open6 sets nft Open = doors fill: nfknock's own, or the host's. */
+  nftTable: string;
+}
+
+export type FirewallKind = 'nft' | 'ipset';
+
+/** One `port[:proto]` or `from-to[:proto]` of an `Open =` line; `from === to` for a single port. */
+export interface OpenPort {
+  protocol: Protocol;
+  from: number;
+  to: number;
+}
+
+/** What an `Open =` door opens, and with which backend: on a Door and in a persisted pending close. */
+export interface DoorOpening {
+  firewall: FirewallKind;
+  ports: OpenPort[];
+  /** nft only: the `inet` table holding open4/open6 when it is not nfknock's own (NftTable). */
+  table?: string;
 }
 
 /** An `Include = /dir/*.conf` line of [options]: drop-in files holding more doors. */
@@ -136,6 +159,8 @@ export const defaultOptions: Options = {
   syslogTag: 'nfknockd',
   // knockd's openlog(..., LOG_USER).
   syslogFacility: 'user',
+  firewall: 'nft',
+  nftTable: 'nfknock',
 };
 
 /** Result of a pure decoder: an event, or the reason the input was dropped (counted, logged at debug). */

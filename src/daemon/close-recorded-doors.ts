@@ -8,6 +8,7 @@ import { StateStore } from '../state/state-store.js';
 import type { Audit } from './audit.js';
 import { Counters } from './counters.js';
 import { DoorService, type DoorPorts } from './door-service.js';
+import { queuedRunners } from './door-commands.js';
 import { OneTimeDoors } from './one-time-doors.js';
 
 export interface RecordedDoorsEdges {
@@ -23,8 +24,9 @@ const BROKEN_CONFIG = 'the configuration cannot be used: closing every door the 
 /**
  * No daemon will run to close the doors the state dir records (the config cannot be read, or the
  * package is being removed): close them all now, early rather than never, through the same close
- * path as a daemon stopping with --close-on-exit. Stop commands that fail stay recorded for the next
- * start. Resolves with the number of doors still recorded (0: all closed, or none to close).
+ * path as a daemon stopping with --close-on-exit (kernel entries of `Open =` doors removed, then stop
+ * commands). Closes that fail stay recorded for the next start. Resolves with the number of doors
+ * still recorded (0: all closed, or none to close).
  */
 export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsEdges, why = BROKEN_CONFIG): Promise<number> {
   const { logger } = edges;
@@ -46,8 +48,8 @@ export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsE
     audit: edges.audit,
     // The used time steps stay as they are: no door opens here.
     state: { save: ({ pending }) => store.save(pending) },
-    runCommand: (command, kind, about) => edges.commands.execute({ kind, command, timeoutMs: edges.commandTimeoutMs, ...about }),
-    commandTimeoutMs: edges.commandTimeoutMs,
+    // Open = doors' kernel entries are removed too (nft/ipset), before their stop commands.
+    ...queuedRunners(edges.commands, edges.commandTimeoutMs),
     oneTime: { read: async () => [], markUsed: async () => undefined },
   };
   const sequences = new SequenceBook();

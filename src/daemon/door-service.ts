@@ -6,12 +6,14 @@ import type { Candidate, OneTimeLine } from '../matcher/sequences.js';
 import { DoorKeeper, type PendingClose } from '../doors/door-keeper.js';
 import { decideOpen } from '../doors/open-decision.js';
 import { survivesRoundTrip } from '../state/state-format.js';
+import type { FirewallCall } from '../firewall/operations.js';
 import type { Audit } from './audit.js';
 import type { Counters } from './counters.js';
 import { CloseSchedule } from './close-schedule.js';
 import { laneOf, Lanes, SerialQueue } from './sequencing.js';
 import type { OneTimeDoors } from './one-time-doors.js';
 import { FAILED_STOPS_WITH_EVIDENCE, ruleWasReset, type FirewallEpoch } from '../core/firewall-epoch.js';
+import { DoorCommands, type ToRun } from './door-commands.js';
 
 export type { CommandOutcome };
 
@@ -26,6 +28,8 @@ export interface DoorPorts {
   };
   /** Runs a shell command; `stop` commands are never refused, a refused `start` comes back as `{ refused }`. */
   runCommand(command: string, kind: CommandKind, about: { door: string; source: string }): Promise<CommandOutcome>;
+  /** Runs nft/ipset for an `Open =` door without a shell, under the same bounds and refusals as commands. */
+  runProgram?(call: FirewallCall, kind: CommandKind, about: { door: string; source: string }): Promise<CommandOutcome>;
   commandTimeoutMs: number;
   oneTime: {
     read(door: Door): Promise<OneTimeLine[]>;
@@ -59,6 +63,7 @@ export class DoorService {
   private readonly serial = new SerialQueue();
   private readonly lanes: Lanes;
   private readonly schedule: CloseSchedule;
+  private readonly commands: DoorCommands;
   private stopping = false;
   private closingAll = false;
   private readonly stopAttempts = new Map<string, number>();
@@ -71,6 +76,7 @@ export class DoorService {
     restored: readonly PendingClose[],
   ) {
     this.keeper = new DoorKeeper(restored);
+    this.commands = new DoorCommands(ports, parts.counters);
     this.lanes = new Lanes((error, lane) => ports.logger.error({ err: error, lane }, 'door command failed'));
     this.schedule = new CloseSchedule(ports.clock, ports.monotonicNow ?? (() => performance.now()), parts.timers, () => void this.closeDue());
     for (const pending of restored) this.schedule.track(pending);
@@ -148,7 +154,8 @@ export class DoorService {
       }
       this.schedule.track(pending);
       audit.extended(clock.now(), source, door.name, pending.closesAt);
-      if (this.failedStarts.has(lane) || reset) this.runStart(door.name, source, decision.startCommand);
+      if (this.failedStarts.has(lane) || reset) this.runStart(door.name, source, decision);
+      else if (decision.openCall) this.renewKernelTimeout(door.name, source, decision.openCall);
       this.scheduleCloses();
       return;
     }
@@ -169,32 +176,23 @@ export class DoorService {
       audit.refused(clock.now(), source, door.name, 'the used time step could not be saved, so the door stays shut');
       return;
     }
-    this.runStart(door.name, source, decision.startCommand);
+    this.runStart(door.name, source, decision);
     this.scheduleCloses();
   }
 
-  private runStart(door: string, source: string, startCommand: string | undefined): void {
-    if (startCommand === undefined) return;
+  /** The kernel entries (an `Open =` door), then the start command, in the door's lane. */
+  private runStart(door: string, source: string, toRun: ToRun): void {
+    if (toRun.openCall === undefined && toRun.startCommand === undefined) return;
     const lane = laneOf(door, source);
     void this.lanes.run(lane, async () => {
-      const ok = await this.runLogged(startCommand, 'start', source, door);
-      if (ok) this.failedStarts.delete(lane);
+      if (await this.commands.open(door, source, toRun)) this.failedStarts.delete(lane);
       else this.failedStarts.add(lane);
     });
   }
 
-  /** True when the command ran and exited 0. */
-  private async runLogged(command: string, kind: CommandKind, source: string, door: string): Promise<boolean> {
-    const { audit, clock } = this.ports;
-    audit.running(clock.now(), source, door, command, kind);
-    this.parts.counters.commands++;
-    const outcome = await this.ports.runCommand(command, kind, { door, source });
-    if (outcome.refused !== undefined) {
-      audit.refused(clock.now(), source, door, outcome.refused);
-      return false;
-    }
-    audit.commandResult(clock.now(), source, door, outcome, this.ports.commandTimeoutMs, kind);
-    return outcome.exitCode === 0 && !outcome.timedOut;
+  /** A re-knock while open: the kernel entries get the full cmd_timeout again (issue 13). */
+  private renewKernelTimeout(door: string, source: string, openCall: FirewallCall): void {
+    void this.lanes.run(laneOf(door, source), async () => void (await this.commands.open(door, source, { openCall })));
   }
 
   private async persist(): Promise<boolean> {
@@ -226,9 +224,9 @@ export class DoorService {
   }
 
   /**
-   * Runs each stop command in its door's lane, then forgets the door and persists. A crash before
-   * that persist runs the stop command again at the next start: closing twice is harmless, never
-   * closing is not. A stop command that fails keeps its door and is tried again with backoff.
+   * Closes each door in its lane (kernel entries, then stop command), then forgets it and persists. A
+   * crash before that persist closes it again at the next start: closing twice is harmless, never
+   * closing is not. A close that fails keeps its door and is tried again with backoff.
    */
   private closeDoors(due: PendingClose[]): Promise<void>[] {
     const { audit, clock } = this.ports;
@@ -240,8 +238,7 @@ export class DoorService {
   }
 
   private async runStop(pending: PendingClose): Promise<void> {
-    const ok = await this.runLogged(pending.stopCommand, 'stop', pending.source, pending.door);
-    if (ok) return this.exclusive(() => this.forget(pending));
+    if (await this.commands.close(pending)) return this.exclusive(() => this.forget(pending));
     // Closing everything at exit: no later retry will come, so try again now (twice at most).
     if (this.closingAll && (this.stopAttempts.get(pending.id) ?? 0) < 2) {
       this.stopAttempts.set(pending.id, (this.stopAttempts.get(pending.id) ?? 0) + 1);

@@ -20,6 +20,8 @@ import { checkKernelLogSource, type KernelLogTrust } from '../sources/kernel-log
 import { createTimeSequenceDeriver } from '../timeseq/deriver.js';
 import { Audit, type AuditSink } from './audit.js';
 import { closeRecordedDoors } from './close-recorded-doors.js';
+import { queuedRunners } from './door-commands.js';
+import { checkFirewallReady } from '../firewall/kernel-edge.js';
 import { Daemon } from './daemon.js';
 import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { mergeFlags, type DaemonFlags } from './options.js';
@@ -84,8 +86,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
           metrics.stateSaved();
         },
       },
-      runCommand: (command, kind, about) => commands.execute({ kind, command, timeoutMs: commandTimeoutMs, ...about }),
-      commandTimeoutMs,
+      ...queuedRunners(commands, commandTimeoutMs),
       oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
       deriver: createTimeSequenceDeriver((door, error) => logger.error({ door: door.name, err: error }, `door [${door.name}] cannot derive its sequence and stays shut; other doors are not affected: ${error.message}`)),
       openSource: (current, sink) => openKnockSource(current, sink, { clock: systemClock, logger, onlyIpV4: flags.onlyIpV4 === true, kernelLogTrust }),
@@ -94,6 +95,13 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     restored,
   );
 
+  try {
+    await checkFirewallReady(config);
+  } catch (error) {
+    // Open = doors would open into nothing: refuse, but close the recorded doors first (no daemon will).
+    await closeRecordedDoors(config.options.stateDir, { clock: systemClock, logger, audit, commands, commandTimeoutMs });
+    throw error;
+  }
   await writePidFile(config.options.pidFile);
   try {
     await daemon.start();
@@ -140,9 +148,10 @@ function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLo
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
-          // All or nothing: check the kernel-log guard and open the LogFile (moved, or reopened for
+          // All or nothing: check the kernel-log guard and the Open = doors' sets, and open the LogFile (moved, or reopened for
           // logrotate) before anything switches.
           await checkKernelLogSource(next.options, kernelLogTrust);
+          await checkFirewallReady(next);
           const nextLog = await knockLog.prepare(next.options.logFile);
           try {
             await daemon.reload(next);

@@ -1,7 +1,8 @@
 import type { Config, Options } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 export { integerFlag } from '../core/whole-number.js';
-import { checkAbsolutePath, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, checkSyslogFacility, checkSyslogTag, type Checked } from '../config/option-values.js';
+import { checkAbsolutePath, checkFirewall, checkInterface, checkLogPrefix, checkMaxAttempts, checkNflogGroup, checkSource, checkSyslogFacility, checkSyslogTag, type Checked } from '../config/option-values.js';
+import { withFirewall } from '../firewall/open-ports.js';
 
 /** nfknockd's flags as commander hands them over; every one is optional and wins over `[options]`. */
 export interface DaemonFlags {
@@ -29,6 +30,7 @@ export interface DaemonFlags {
   statsFile?: string;
   syslogTag?: string;
   syslogFacility?: string;
+  firewall?: string;
 }
 
 /**
@@ -57,8 +59,10 @@ export function mergeFlags(config: Config, flags: DaemonFlags): Config {
   take('--stats-file', flags.statsFile, path('StatsFile'), (value) => (options.statsFile = value));
   take('--syslog-tag', flags.syslogTag, checkSyslogTag, (value) => (options.syslogTag = value));
   take('--syslog-facility', flags.syslogFacility, checkSyslogFacility, (value) => (options.syslogFacility = value));
+  // Open = doors are bound to the backend here, as parse.ts binds them to [options] Firewall.
+  take('--firewall', flags.firewall, checkFirewall, (value) => (options.firewall = value));
   if (options.source === 'file' && options.kernelLog === undefined) {
     throw new NfknockError(ErrorCodes.USAGE, '--source file needs --kernel-log PATH (or KernelLog in [options])');
   }
-  return { ...config, options };
+  return { ...config, options, doors: withFirewall(config.doors, options.firewall, options.nftTable) };
 }

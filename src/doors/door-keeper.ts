@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PendingClose } from './pending-close.js';
+import { sameClose, type PendingClose } from './pending-close.js';
 
 export type { PendingClose };
 
@@ -84,8 +84,8 @@ export class DoorKeeper {
     const key = keyOf(pending.door, pending.source);
     const newer = this.openByKey.get(key);
     const newerPending = newer === undefined ? undefined : this.byId.get(newer);
-    if (newerPending && newerPending.stopCommand === pending.stopCommand) {
-      // The source knocked again meanwhile: the newer open will run this same stop command, later.
+    if (newerPending && sameClose(newerPending, pending)) {
+      // The source knocked again meanwhile: the newer open will close exactly the same way, later.
       this.byId.delete(id);
       return newerPending;
     }

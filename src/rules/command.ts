@@ -6,6 +6,8 @@ import { loadConfig } from '../config/load.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
 import { integerFlag } from '../core/whole-number.js';
 import { generateRules, KNOCK_HOOKS, type KnockHook, type RulesOptions, type ServicePort } from './generate.js';
+import { nftOwnTableRules } from './own-table.js';
+import { NFT_TABLE_NAME_PATTERN } from '../config/option-values.js';
 
 interface RulesFlags {
   config: string;
@@ -14,10 +16,12 @@ interface RulesFlags {
   prefix?: string;
   family: '4' | '6';
   complete?: boolean;
-  format: 'iptables' | 'nft';
+  format: 'iptables' | 'nft' | 'ipset';
   floodGuard?: string;
   service?: string[];
   hook: KnockHook;
+  ownTable?: string;
+  chain: string;
 }
 
 /** `nfknock rules`: the knock marks (or a whole default-deny table) for a knockd.conf, on stdout. */
@@ -31,7 +35,7 @@ export function registerRulesCommand(program: Command): Command {
     .option('--prefix <text>', 'log prefix (default: LogPrefix of the config, else portknock)')
     .addOption(new Option('--family <n>', 'iptables-restore (4) or ip6tables-restore (6) output').choices(['4', '6']).default('4'))
     .option('--complete', 'a whole default-deny filter table, not a fragment for --noflush')
-    .addOption(new Option('--format <format>', 'output for iptables-restore or nft -f').choices(['iptables', 'nft']).default('iptables'))
+    .addOption(new Option('--format <format>', 'output for iptables-restore, nft -f, or ipset restore (the sets of Open = doors with Firewall = ipset)').choices(['iptables', 'nft', 'ipset']).default('iptables'))
     .option('--flood-guard <rate/burst>', 'kernel-side per-source limit on logged knocks, e.g. 20/40; beware: a spoofed flood then fills its table and locks out new knockers (docs/deploying.md)')
     .option('--service <proto/port...>', 'with --complete: ports open to everybody, e.g. tcp/443')
     .addOption(
@@ -39,7 +43,13 @@ export function registerRulesCommand(program: Command): Command {
         .choices([...KNOCK_HOOKS])
         .default('input'),
     )
+    .option('--own-table <name>', 'with --format nft: only the sets and accept rules Open = doors need in your own inet table (then NftTable = name)')
+    .option('--chain <name>', 'with --own-table: your base chain that drops', 'input')
     .action(async (flags: RulesFlags) => {
+      if (flags.ownTable !== undefined) {
+        process.stdout.write(ownTableRules(flags));
+        return;
+      }
       const config = await loadConfig(flags.config);
       const text = generateRules(config, await rulesOptions(config, flags));
       process.stdout.write(text);
@@ -54,11 +64,20 @@ async function rulesOptions(config: Config, flags: RulesFlags): Promise<RulesOpt
     family: flags.family === '6' ? 6 : 4,
     complete: flags.complete === true,
     format: flags.format,
+    openSets: config.options.firewall === 'ipset',
     floodGuard: flags.floodGuard === undefined ? undefined : parseFloodGuard(flags.floodGuard),
     oneTimeSteps: await oneTimeSteps(config),
     servicePorts: (flags.service ?? []).map(parseService),
     hook: flags.hook,
   };
+}
+
+function ownTableRules(flags: RulesFlags): string {
+  if (flags.format !== 'nft') throw new NfknockError(ErrorCodes.USAGE, '--own-table needs --format nft');
+  for (const [flag, name] of [['--own-table', flags.ownTable], ['--chain', flags.chain]] as const) {
+    if (!NFT_TABLE_NAME_PATTERN.test(name ?? '')) throw new NfknockError(ErrorCodes.USAGE, `${flag} takes an nft name (letters, digits, _)`, { location: { text: name ?? '' } });
+  }
+  return nftOwnTableRules(flags.ownTable as string, flags.chain);
 }
 
 function parseFloodGuard(text: string): { perSourcePerSecond: number; burst: number } {

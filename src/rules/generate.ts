@@ -4,6 +4,7 @@ import { knockMarks, type KnockMark } from './marks.js';
 import { validateRulesOptions, type RulesOptions } from './options.js';
 import { iptablesRules } from './iptables.js';
 import { nftRules } from './nft.js';
+import { ipsetRules } from './ipset.js';
 
 export type { RulesOptions, FloodGuard, ServicePort, KnockHook } from './options.js';
 export { KNOCK_HOOKS } from './options.js';
@@ -23,6 +24,7 @@ export function generateRules(config: Config, options: RulesOptions): string {
       location: { file: config.file },
     });
   }
+  if (options.format === 'ipset') return ipsetRules();
   const groups = markGroups(config, options);
   return options.format === 'nft' ? nftRules(groups, options) : iptablesRules(groups, options);
 }

@@ -2,6 +2,7 @@ import type { Family } from '../core/types.js';
 import type { MarkGroup } from './generate.js';
 import { rulePrefix, type KnockHook, type RulesOptions } from './options.js';
 import { iptablesTcpFlags } from './flags.js';
+import { ipsetName } from '../firewall/operations.js';
 import { FLOOD_TABLE_EXPIRE_MS, FLOOD_TABLE_MAX, FLOOD_TABLE_BUCKETS, IPV6_SOURCE_PREFIX, NFLOG_COPY_BYTES } from './limits.js';
 
 export const KNOCK_CHAIN = 'NFKNOCK';
@@ -26,8 +27,13 @@ export function iptablesHookCommand(family: Family, hook: KnockHook = 'input'): 
 
 export function iptablesRules(groups: MarkGroup[], options: RulesOptions): string {
   const family = options.family;
-  const lines = options.complete ? completeHead(family, options) : fragmentHead(family, options.hook ?? 'input');
-  lines.push(...knockChain(groups.filter((group) => group.family === undefined || group.family === family), options), 'COMMIT', '');
+  const hook = options.hook ?? 'input';
+  const lines = options.complete ? completeHead(family, options) : fragmentHead(family, hook);
+  lines.push(...knockChain(groups.filter((group) => group.family === undefined || group.family === family), options));
+  // Fragment: an ACCEPT in the knock chain ends INPUT for these packets (the chain is jumped to first).
+  // Input hook only: Open = doors open this host's ports; in FORWARD it would pass the knocker to any host.
+  if (options.openSets && !options.complete && hook === 'input') lines.push(...openSetRule(KNOCK_CHAIN, family));
+  lines.push('COMMIT', '');
   return lines.join('\n');
 }
 
@@ -71,6 +77,7 @@ function completeHead(family: Family, options: RulesOptions): string[] {
     );
   }
   lines.push('-A INPUT -m conntrack --ctstate INVALID -j DROP');
+  if (options.openSets) lines.push(...openSetRule('INPUT', family));
   if (family === 4) {
     lines.push(
       '# echo-request, destination-unreachable (path MTU discovery), time-exceeded, parameter-problem',
@@ -128,6 +135,14 @@ function knockChain(groups: MarkGroup[], options: RulesOptions): string[] {
     }
   }
   return lines;
+}
+
+/** The knockers nfknockd put in its ipset (Open = doors); the set must exist before this file loads. */
+function openSetRule(chain: string, family: Family): string[] {
+  return [
+    `# Open = doors: nfknockd adds (knocker, protocol, port) to ${ipsetName(family)} with a timeout; load the sets first (nfknock rules --format ipset).`,
+    `-A ${chain} -m set --match-set ${ipsetName(family)} src,dst -j ACCEPT`,
+  ];
 }
 
 /** Door names come from `[section]` headers; keep them from breaking a comment line. */

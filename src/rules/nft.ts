@@ -6,6 +6,13 @@ import { FLOOD_TABLE_EXPIRE_MS, FLOOD_TABLE_MAX, IPV6_SOURCE_PREFIX, NFLOG_COPY_
 
 export const NFT_TABLE = 'inet nfknock';
 
+/** Interval: Open = takes port ranges; timeout: each element carries its own (issue 13). */
+export const NFT_OPEN_SETS = [
+  'set open4 { type ipv4_addr . inet_proto . inet_service; flags interval,timeout; }',
+  'set open6 { type ipv6_addr . inet_proto . inet_service; flags interval,timeout; }',
+];
+export const NFT_OPEN_RULES = ['ip saddr . meta l4proto . th dport @open4 accept', 'ip6 saddr . meta l4proto . th dport @open6 accept'];
+
 /** The commands a door needs with the complete nft ruleset, whose drop policy no iptables ACCEPT can lift. */
 export function nftDoorCommands(protocol: 'tcp' | 'udp', port: number): { start: string; stop: string; start6: string; stop6: string } {
   const element = (set: string) => `${NFT_TABLE} ${set} { %IP% . ${protocol} . ${port} }`;
@@ -33,14 +40,12 @@ export function nftRules(groups: MarkGroup[], options: RulesOptions): string {
   const markAction = guard ? 'jump knock_log' : log;
   const lines = options.complete ? completeHead() : fragmentHead();
   lines.push('table inet nfknock', 'delete table inet nfknock', 'table inet nfknock {');
-  if (options.complete) {
-    lines.push(
-      '\t# Open doors: (source, protocol, port). Door commands add and delete elements, e.g.',
-      `\t#   ${nftDoorCommands('tcp', 22).start}`,
-      '\tset open4 { type ipv4_addr . inet_proto . inet_service; }',
-      '\tset open6 { type ipv6_addr . inet_proto . inet_service; }',
-    );
-  }
+  lines.push(
+    '\t# Open doors: (source, protocol, port or range). nfknockd adds the knocker of an Open = door with a',
+    '\t# timeout of its cmd_timeout, so the kernel closes the door even if nothing else does. Door commands',
+    `\t# may add and delete elements too, e.g.: ${nftDoorCommands('tcp', 22).start}`,
+    ...NFT_OPEN_SETS.map((set) => `\t${set}`),
+  );
   if (guard) {
     const limit = `limit rate ${guard.perSourcePerSecond}/second burst ${guard.burst} packets`;
     const v6mask = 'ffff:ffff:ffff:ffff::';
@@ -72,6 +77,14 @@ export function nftRules(groups: MarkGroup[], options: RulesOptions): string {
       );
     }
   }
+  // Input hook only: Open = doors open this host's ports, not those of hosts behind a gateway.
+  if (!options.complete && (options.hook ?? 'input') === 'input') {
+    lines.push(
+      '\t\t# Open doors. An accept here cannot lift a drop in another table: a host whose own ruleset drops',
+      '\t\t# needs these sets and rules in its own table (nfknock rules --format nft --own-table TABLE).',
+      ...NFT_OPEN_RULES.map((rule) => `\t\t${rule}`),
+    );
+  }
   lines.push('\t}');
   if (options.complete) lines.push(...completeChains(options));
   lines.push('}', '');
@@ -91,7 +104,8 @@ function completeHead(): string[] {
     '# nfknock complete default-deny ruleset for nft -f (IPv4 and IPv6). Reloading replaces this table',
     '# and forgets open doors. Every base chain on a hook must accept a packet: an ACCEPT in another',
     '# table (iptables-nft included) cannot lift this table\'s drop policy. Doors must therefore open',
-    '# with nft set elements, not iptables rules:',
+    '# with nft set elements, not iptables rules: Open = 22:tcp in the door (nfknockd adds the element with',
+    '# a kernel timeout of cmd_timeout), or commands:',
     `#   start_command = ${nftDoorCommands('tcp', 22).start}`,
     `#   stop_command  = ${nftDoorCommands('tcp', 22).stop}`,
     `#   start_command_6 / stop_command_6: the same with open6`,
@@ -110,8 +124,7 @@ function completeChains(options: RulesOptions): string[] {
     '\t\ticmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept',
     '\t\ticmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report } ip6 saddr fe80::/10 accept',
     '\t\tct state invalid drop',
-    '\t\tip saddr . meta l4proto . th dport @open4 accept',
-    '\t\tip6 saddr . meta l4proto . th dport @open6 accept',
+    ...NFT_OPEN_RULES.map((rule) => `\t\t${rule}`),
     '\t\ticmp type echo-request limit rate 5/second burst 10 packets accept',
     '\t\ticmp type { destination-unreachable, time-exceeded, parameter-problem } accept',
     '\t\ticmpv6 type echo-request limit rate 5/second burst 10 packets accept',

@@ -25,7 +25,9 @@ export interface RulesOptions {
   family: Family;
   /** A whole default-deny filter table instead of a fragment for a running firewall. */
   complete: boolean;
-  format: 'iptables' | 'nft';
+  format: 'iptables' | 'nft' | 'ipset';
+  /** iptables output: accept the knockers in nfknock's ipsets (Firewall = ipset, issue 13). */
+  openSets?: boolean | undefined;
   floodGuard?: FloodGuard | undefined;
   /** Ports of every unused one-time sequence, by door name, read from the doors' one-time files. */
   oneTimeSteps?: ReadonlyMap<string, readonly KnockStep[]> | undefined;
@@ -53,7 +55,7 @@ export function rulePrefix(options: Pick<RulesOptions, 'target' | 'prefix'>): st
 
 export function validateRulesOptions(options: RulesOptions): void {
   if (options.target !== 'nflog' && options.target !== 'log') usage(`unknown log target ${JSON.stringify(options.target)}: use nflog or log`);
-  if (options.format !== 'iptables' && options.format !== 'nft') usage(`unknown rules format ${JSON.stringify(options.format)}: use iptables or nft`);
+  if (!['iptables', 'nft', 'ipset'].includes(options.format)) usage(`unknown rules format ${JSON.stringify(options.format)}: use iptables, nft or ipset`);
   if (options.family !== 4 && options.family !== 6) usage(`unknown address family ${JSON.stringify(options.family)}: use 4 or 6`);
   validatePrefix(options);
   if (options.target === 'nflog' && !(Number.isInteger(options.group) && options.group >= 0 && options.group <= 65535)) {

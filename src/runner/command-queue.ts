@@ -13,7 +13,7 @@
  *  - `stopReserve` extra slots are only for stops, so even `concurrency` hung start commands (each
  *    bounded by its own timeout) cannot delay a stop.
  */
-import { failedToStart, runCommand, type CommandResult, type RunCommandOptions } from './shell.js';
+import { failedToStart, runCommand, runProgram, type CommandResult, type RunCommandOptions } from './shell.js';
 import type { Logger } from '../logging/logger.js';
 
 export type CommandKind = 'start' | 'stop';
@@ -22,6 +22,9 @@ export interface CommandJob {
   kind: CommandKind;
   /** Already substituted (%IP% replaced). */
   command: string;
+  /** Instead of `command` under /bin/sh: this program and arguments, no shell (nft/ipset for `Open =`). */
+  argv?: readonly string[];
+  input?: string;
   timeoutMs: number;
   /** For log messages. */
   door?: string;
@@ -158,9 +161,10 @@ export class CommandQueue {
     if (isStop) this.runningStops++;
     const options: RunCommandOptions = { timeoutMs: job.timeoutMs, signal: this.abort.signal };
     if (job.env !== undefined) options.env = job.env;
+    if (job.input !== undefined) options.input = job.input;
     if (this.options.killGraceMs !== undefined) options.killGraceMs = this.options.killGraceMs;
     const started = performance.now();
-    this.run(job.command, options)
+    (job.argv === undefined ? this.run(job.command, options) : runProgram(job.argv, options))
       .catch((error: unknown): CommandResult => failedToStart(error, started))
       .then((result) => {
         this.running--;

@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   /** Aborting kills the whole process group at once (the daemon is stopping: no command may outlive it). */
   signal?: AbortSignal;
   shell?: string;
+  /** Written to the program's stdin (`ipset restore`); without it stdin is empty. */
+  input?: string;
 }
 
 export interface CommandResult {
@@ -36,15 +38,21 @@ export const DEFAULT_KILL_GRACE_MS = 2000;
 const OUTPUT_SETTLE_MS = 100;
 
 export function runCommand(command: string, options: RunCommandOptions): Promise<CommandResult> {
+  return runProgram([options.shell ?? '/bin/sh', '-c', command], options);
+}
+
+/** Runs `argv[0]` (looked up on PATH) with the rest as its arguments, no shell, bounded the same way. */
+export function runProgram(argv: readonly string[], options: RunCommandOptions): Promise<CommandResult> {
   const limit = options.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
   const grace = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   const started = performance.now();
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(options.shell ?? '/bin/sh', ['-c', command], {
+      child = spawn(argv[0] ?? '', argv.slice(1), {
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin is a pipe that ends at once when there is no input: EOF, like /dev/null.
+        stdio: ['pipe', 'pipe', 'pipe'],
         env: options.env ?? process.env,
       });
     } catch (error) {
@@ -55,6 +63,9 @@ export function runCommand(command: string, options: RunCommandOptions): Promise
     const stderr = new CappedBuffer(limit);
     child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.add(chunk));
+    // A program that exits without reading its input must not crash us with EPIPE.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input);
 
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;

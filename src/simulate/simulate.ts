@@ -1,6 +1,7 @@
 import type { Config, Door, Family, Protocol } from '../core/types.js';
 import { DoorKeeper } from '../doors/door-keeper.js';
 import { decideOpen } from '../doors/open-decision.js';
+import { describeClose, describeOpen } from '../firewall/door-calls.js';
 import { Matcher, type MatcherAction } from '../matcher/matcher.js';
 import { SequenceBook, type OneTimeLine, type TimeSequenceDeriver } from '../matcher/sequences.js';
 import { SyslogReplayGuard } from '../decode/syslog.js';
@@ -241,7 +242,7 @@ export class Simulation {
       for (const pending of this.keeper.takeDue(next)) {
         // Simulated stop commands always succeed.
         this.keeper.finishClose(pending.id);
-        this.record({ kind: 'close', at: pending.closesAt, source: pending.source, family: pending.family, door: pending.door, stopCommand: pending.stopCommand, openedAt: pending.openedAt });
+        this.record({ kind: 'close', at: pending.closesAt, source: pending.source, family: pending.family, door: pending.door, stopCommand: describeClose(pending), openedAt: pending.openedAt });
       }
       if (tickAt === next) this.matcher.tick(next);
     }
@@ -283,13 +284,14 @@ function open(door: Door, source: string, family: Family, at: number, sequence: 
   const decision = decideOpen(keeper, door, source, family, at);
   if (decision.effect === 'extend') {
     keeper.commit(decision.pending);
-    return { kind: 'open', sequence, effect: 'extend', stopCommand: decision.pending.stopCommand, closesAt: decision.pending.closesAt, previousClosesAt: decision.previous.closesAt };
+    return { kind: 'open', sequence, effect: 'extend', stopCommand: describeClose(decision.pending), closesAt: decision.pending.closesAt, previousClosesAt: decision.previous.closesAt };
   }
   const result: Omit<SimulatedOpen, keyof Located> = { kind: 'open', sequence, effect: 'start' };
-  if (decision.startCommand !== undefined) result.startCommand = decision.startCommand;
+  const opening = describeOpen(decision);
+  if (opening !== undefined) result.startCommand = opening;
   if (decision.pending) {
     keeper.commit(decision.pending);
-    result.stopCommand = decision.pending.stopCommand;
+    result.stopCommand = describeClose(decision.pending);
     result.closesAt = decision.pending.closesAt;
   }
   return result;

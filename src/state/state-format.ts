@@ -1,6 +1,7 @@
 /**
- * The persisted pending closes: every door opened with a cmd_timeout has its stop command written here
- * before the start command runs, so a crash or reboot cannot leave it open.
+ * The persisted pending closes: every door opened with a cmd_timeout has its stop command (and, for an
+ * `Open =` door, its kernel entries) written here before it opens, so a crash or reboot cannot leave it
+ * open. Records of earlier versions (a stopCommand, no `open`) read unchanged.
  *
  * Trust: the file holds shell commands that the daemon runs as root. It lives in a directory that the
  * store creates 0700 and checks is owned by the daemon's user and not writable by group or others;
@@ -14,6 +15,7 @@ import { canonicalAddress } from '../core/address.js';
 import type { PendingClose } from '../doors/pending-close.js';
 import { parseFirewallEpoch } from '../core/firewall-epoch.js';
 import { MAX_DOOR_NAME_LENGTH, MAX_STATE_COMMAND_LENGTH } from '../core/limits.js';
+import { checkOpening } from '../firewall/opening-record.js';
 
 export type { PendingClose };
 
@@ -34,7 +36,8 @@ export function serializeState(pending: readonly PendingClose[]): string {
     door: p.door,
     source: p.source,
     family: p.family,
-    stopCommand: p.stopCommand,
+    ...(p.stopCommand === undefined ? {} : { stopCommand: p.stopCommand }),
+    ...(p.open === undefined ? {} : { open: p.open }),
     openedAt: p.openedAt,
     closesAt: p.closesAt,
     ...(p.firewall ? { firewall: p.firewall } : {}),
@@ -82,7 +85,7 @@ export function parseState(text: string): ParsedState {
 
 function checkRecord(raw: unknown): PendingClose | string {
   if (!isRecord(raw)) return 'not an object';
-  const { id, door, source, family, stopCommand, openedAt, closesAt } = raw;
+  const { id, door, source, family, stopCommand, open, openedAt, closesAt } = raw;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID || !ID_PATTERN.test(id)) {
     return '"id" must be 1-128 characters of A-Z a-z 0-9 . _ : -';
   }
@@ -95,14 +98,17 @@ function checkRecord(raw: unknown): PendingClose | string {
   if (!canonical || canonical.address !== source || canonical.family !== family) {
     return `"source" ${JSON.stringify(source)} is not the canonical spelling of an IPv${family} address`;
   }
-  if (typeof stopCommand !== 'string' || stopCommand.trim().length === 0 || stopCommand.length > MAX_COMMAND || CONTROL.test(stopCommand)) {
+  if (stopCommand !== undefined && (typeof stopCommand !== 'string' || stopCommand.trim().length === 0 || stopCommand.length > MAX_COMMAND || CONTROL.test(stopCommand))) {
     return '"stopCommand" must be a non-empty single-line command';
   }
+  const opening = open === undefined ? undefined : checkOpening(open);
+  if (typeof opening === 'string') return `"open" ${opening}`;
+  if (stopCommand === undefined && opening === undefined) return 'neither "stopCommand" nor "open": nothing would close the door';
   if (!isEpochMs(openedAt)) return '"openedAt" must be epoch milliseconds';
   if (!isEpochMs(closesAt)) return '"closesAt" must be epoch milliseconds';
   if (closesAt < openedAt) return '"closesAt" is before "openedAt"';
   const firewall = parseFirewallEpoch(raw.firewall);
-  return { id, door, source, family, stopCommand, openedAt, closesAt, ...(firewall ? { firewall } : {}) };
+  return { id, door, source, family, ...(stopCommand === undefined ? {} : { stopCommand }), ...(opening === undefined ? {} : { open: opening }), openedAt, closesAt, ...(firewall ? { firewall } : {}) };
 }
 
 function isEpochMs(value: unknown): value is number {

@@ -7,24 +7,35 @@ import { STATE_FILE_NAME } from '../state/state-store.js';
 import { parseStats } from '../metrics/stats-file.js';
 import { formatStats } from './stats.js';
 import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
+import { readKernelView, type KernelView } from '../firewall/kernel-edge.js';
+import { formatKernelReport, kernelReport, kernelReportJson } from '../firewall/kernel-status.js';
+import { checkFirewall, checkNftTable, FIREWALL_KINDS } from '../config/option-values.js';
+import type { FirewallKind } from '../core/types.js';
 
 export interface StatusCommandOptions {
   stateDir?: string;
   json?: boolean;
   stats?: boolean;
   statsFile?: string;
+  /** nft, ipset, none; default: both, shown when they hold nfknock's sets or a recorded door uses them. */
+  firewall?: string;
+  /** The inet table of the nft sets when it is not nfknock's own (NftTable). */
+  nftTable?: string;
 }
 
 export interface StatusCommandIo {
   readFile(path: string): Promise<string>;
   now(): number;
   out(text: string): void;
+  /** What the kernel holds in nfknock's sets (issue 13). */
+  kernel?(firewall: FirewallKind, nftTable?: string): Promise<KernelView>;
 }
 
 export const defaultStatusCommandIo: StatusCommandIo = {
   readFile: (path) => readFile(path, 'utf8'),
   now: () => Date.now(),
   out: (text) => process.stdout.write(text),
+  kernel: (firewall, nftTable) => readKernelView(firewall, undefined, nftTable),
 };
 
 /**
@@ -53,7 +64,15 @@ export async function runStatusCommand(options: StatusCommandOptions, io: Status
   const stateDir = options.stateDir ?? defaultOptions.stateDir;
   if (stateDir.trim() === '') throw new NfknockError(ErrorCodes.USAGE, '--state-dir needs a value');
   const snapshot = await readStatus(stateDir, io);
-  io.out(formatStatus(snapshot, io.now(), { json: options.json === true }));
+  const asked = firewallsAsked(options.firewall);
+  const views: KernelView[] = [];
+  const nftTable = options.nftTable === undefined ? undefined : checkNftTable(options.nftTable);
+  if (nftTable?.ok === false) throw new NfknockError(ErrorCodes.USAGE, `--nft-table: ${nftTable.message}`, { location: { text: options.nftTable } });
+  for (const firewall of asked ?? FIREWALL_KINDS) if (io.kernel) views.push(await io.kernel(firewall, options.nftTable));
+  const report = kernelReport(views, snapshot.pending, asked ?? []);
+  const text = formatStatus(snapshot, io.now(), { json: options.json === true });
+  if (options.json) io.out(`${JSON.stringify({ ...(JSON.parse(text) as object), ...kernelReportJson(report) }, null, 2)}\n`);
+  else io.out(`${[text.trimEnd(), ...formatKernelReport(report, snapshot.pending)].join('\n')}\n`);
   if (snapshot.problems.length > 0) {
     throw new NfknockError(
       ErrorCodes.STATE_CORRUPT,
@@ -78,15 +97,26 @@ async function runStatsCommand(options: StatusCommandOptions, io: StatusCommandI
   io.out(options.json === true ? `${JSON.stringify(stats, null, 2)}\n` : formatStats(stats, io.now(), file));
 }
 
+/** `--firewall`: undefined for "whichever holds nfknock's sets", [] for none. */
+function firewallsAsked(text: string | undefined): FirewallKind[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return [];
+  const kind = checkFirewall(text);
+  if (!kind.ok) throw new NfknockError(ErrorCodes.USAGE, `--firewall must be one of ${FIREWALL_KINDS.join(', ')} or none`, { location: { text } });
+  return [kind.value];
+}
+
 /** Defines `status`; the CLI only calls this. */
 export function registerStatusCommand(program: Command, io: StatusCommandIo = defaultStatusCommandIo): Command {
   return program
     .command('status')
-    .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory')
+    .description('show the open doors (source, door, opened, closes, time left) from the daemon\'s state directory, and the kernel\'s own countdown of Open = doors')
     .option('--state-dir <dir>', `the daemon's state directory (default ${defaultOptions.stateDir})`)
     .option('--stats', `show the daemon's live figures instead (knocks, rejects, doors, last reload), like fail2ban-client status`)
     .option('--stats-file <path>', `with --stats: the daemon's StatsFile (default ${defaultOptions.statsFile})`)
     .option('--json', 'print JSON')
+    .option('--firewall <kind>', 'kernel sets to show next to the state file: nft, ipset or none (default: those that exist)')
+    .option('--nft-table <name>', 'the inet table of the nft sets, when NftTable is set (default nfknock)')
     .action(async (options: StatusCommandOptions) => {
       await runStatusCommand(options, io);
     });

@@ -60,6 +60,7 @@ export function formatStatus(snapshot: StatusSnapshot, now: number, options: Sta
       secondsLeft: Math.max(0, Math.ceil((p.closesAt - now) / 1000)),
       overdue: p.closesAt <= now,
       stopCommand: p.stopCommand,
+      open: p.open,
     }));
     return `${JSON.stringify({ stateFile: snapshot.stateFile, found: snapshot.found, openDoors: doors, problems: snapshot.problems }, null, 2)}\n`;
   }
@@ -81,12 +82,12 @@ export function formatStatus(snapshot: StatusSnapshot, now: number, options: Sta
       lines.push('', 'An overdue door is closed by the daemon within a second; if it stays listed, the daemon is not running: start it and it closes the door.');
     }
   }
-  if (snapshot.found) lines.push('', 'Doors opened without a Stop_Command are not tracked here: nothing closes them.');
+  if (snapshot.found) lines.push('', 'Doors opened without a Stop_Command are not tracked here (Open = doors are): nothing closes them.');
   for (const problem of snapshot.problems) lines.push(`problem: ${escapeControlCharacters(problem)}`);
   return `${lines.join('\n')}\n`;
 }
 
-function table(header: string[], rows: string[][]): string[] {
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const render = (cells: string[]) =>
     cells
