@@ -122,7 +122,7 @@ test('client.conf aliases open a fixed and a time-based door; Debian\'s knock op
   await writeFile(join(dir, 'loose.secret'), '', { mode: 0o644 });
   const refused = await lab.exec('client', [process.execPath, nfknockPath, 'knock', '-F', loose, 'loose']);
   assert.equal(refused.code, 78, refused.stderr);
-  assert.match(refused.stderr, new RegExp(`${loose.replaceAll('.', '\\.')}:3: door \\[loose\\]: secret file .* can be accessed by group/other \\(mode 0644\\)`));
+  assert.match(refused.stderr, new RegExp(`${loose.replaceAll('.', '\\.')}:3: door \\[loose\\]: secret file .* can be read by group/other \\(mode 0644\\)`));
 });
 
 test('--all-families knocks over IPv4 and IPv6 for a name with both (an /etc/hosts entry in the client namespace)', { skip: gate.skip, timeout: 60_000 }, async (t) => {
