@@ -121,6 +121,26 @@ test('the sets door commands add knockers to must exist: nft sets by family/tabl
   assert.deepEqual([...parseNftSets(fixture('live-nft-flood-guard.json'))], ['inet nfknock flood4', 'inet nfknock flood6']);
 });
 
+test('issue 13: the sets of Open = doors must exist too, both families, named with the command that creates them', () => {
+  const open = (firewall: 'nft' | 'ipset', table?: string) => ({ firewall, ports: [{ protocol: 'tcp' as const, from: 2222, to: 2222 }], ...(table === undefined ? {} : { table }) });
+  const doors = config([
+    door({ name: 'nftOpen', startCommand: undefined, stopCommand: undefined, open: open('nft') }),
+    door({ name: 'ownTable', steps: steps('7100'), startCommand: undefined, stopCommand: undefined, open: open('nft', 'filter') }),
+    door({ name: 'ipsetOpen', steps: steps('7200'), startCommand: undefined, stopCommand: undefined, open: open('ipset') }),
+  ]);
+  const drifts = (sets: Parameters<typeof compareLive>[3]) => compareLive(doors, { ...expect4, families: [] }, [], sets);
+  assert.deepEqual(drifts({ nft: new Set(['inet nfknock open4', 'inet nfknock open6', 'inet filter open4', 'inet filter open6']), ipset: new Set(['nfknock-open4', 'nfknock-open6']) }), []);
+  const missing = drifts({ nft: new Set(['inet nfknock open4']), ipset: new Set(['nfknock-open4']) });
+  assert.deepEqual(missing.map((d) => d.message), [
+    'door [nftOpen] adds knockers to nft set inet nfknock open6, which the loaded ruleset lacks: the door cannot open',
+    'door [ownTable] adds knockers to nft set inet filter open4, which the loaded ruleset lacks: the door cannot open',
+    'door [ownTable] adds knockers to nft set inet filter open6, which the loaded ruleset lacks: the door cannot open',
+    'door [ipsetOpen] adds knockers to ipset nfknock-open6, which the loaded ruleset lacks: the door cannot open',
+  ]);
+  assert.match(missing[1]?.fix ?? '', /--own-table filter/);
+  assert.match(missing[3]?.fix ?? '', /nfknock rules --format ipset/);
+});
+
 test('gateway marks (-d per Target) compare clean on their hook, and a prerouting mark serves the forward hook too', () => {
   const gateway = config([
     door({ name: 'web', steps: steps('7000', '8000:udp'), target: '10.202.5.2' }),

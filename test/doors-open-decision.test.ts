@@ -72,3 +72,28 @@ test('simulate reports exactly what the open decision decides (one decision, two
     { numRuns: 200 },
   );
 });
+
+test('issue 13: an Open door without commands plans its kernel call and a pending close that removes it; a re-knock renews the same call', () => {
+  const keeper = new DoorKeeper();
+  const open = { firewall: 'ipset' as const, ports: [{ protocol: 'tcp' as const, from: 2222, to: 2222 }] };
+  const door = makeDoor({ startCommand: undefined, stopCommand: undefined, cmdTimeoutMs: 5_000, open });
+  const first = decideOpen(keeper, door, '10.0.0.2', 4, NOW);
+  assert.equal(first.effect, 'start');
+  assert.equal(first.startCommand, undefined);
+  assert.deepEqual(first.openCall, { argv: ['ipset', 'add', 'nfknock-open4', '10.0.0.2,tcp:2222', 'timeout', '5', '-exist'] });
+  assert.ok(first.pending);
+  assert.deepEqual(first.pending.open, open);
+  assert.equal('stopCommand' in first.pending, false, 'no stop command is invented');
+  keeper.commit(first.pending);
+  const again = decideOpen(keeper, door, '10.0.0.2', 4, NOW + 3_000);
+  assert.equal(again.effect, 'extend');
+  assert.deepEqual(again.openCall, first.openCall);
+  assert.equal(again.pending.closesAt, NOW + 8_000);
+});
+
+test('issue 13: %TIMEOUT% is cmd_timeout in whole seconds in both commands', () => {
+  const door = makeDoor({ cmdTimeoutMs: 2_500, startCommand: 'nft add element inet f s { %IP% timeout %TIMEOUT%s }', stopCommand: 'echo %TIMEOUT%' });
+  const decision = decideOpen(new DoorKeeper(), door, '10.0.0.2', 4, NOW);
+  assert.equal(decision.startCommand, 'nft add element inet f s { 10.0.0.2 timeout 3s }');
+  assert.equal(decision.pending?.stopCommand, 'echo 3');
+});

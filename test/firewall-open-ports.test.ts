@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { formatOpenPorts, parseFirewallKind, parseOpenPorts, withFirewall, type OpenPort } from '../src/firewall/open-ports.js';
 import { checkOpening } from '../src/firewall/opening-record.js';
 import { parseConfig } from '../src/config/parse.js';
+import { mergeDropIns } from '../src/config/include.js';
 import { mergeFlags } from '../src/daemon/options.js';
 import { ErrorCodes, NfknockError } from '../src/core/errors.js';
 import { problemsOf } from './helpers/config-assert.js';
@@ -94,4 +95,16 @@ test('--firewall wins over [options] Firewall and rebinds every Open door; a bad
   assert.throws(() => mergeFlags(config, { config: 'k.conf', firewall: 'iptables' }), (error: NfknockError) => error.code === ErrorCodes.USAGE);
   assert.equal(parseFirewallKind(' NFT '), 'nft');
   assert.deepEqual(withFirewall(config.doors, 'nft'), config.doors);
+});
+
+test('a drop-in has no [options]: its Open doors use the main file\'s Firewall and NftTable', () => {
+  const main = parseConfig('[options]\nFirewall = nft\nNftTable = filter\n[web]\nsequence = 1,2,3\nOpen = 443\ncmd_timeout = 5\n', '/etc/knockd.conf');
+  const dropIn = parseConfig('[ssh]\nsequence = 4,5,6\nOpen = 22\ncmd_timeout = 5\n', '/etc/nfknock/doors.d/ssh.conf', { dropIn: true });
+  const merged = mergeDropIns(main, [dropIn]);
+  assert.deepEqual(merged.doors.map((door) => door.open), [
+    { firewall: 'nft', ports: [{ protocol: 'tcp', from: 443, to: 443 }], table: 'filter' },
+    { firewall: 'nft', ports: [{ protocol: 'tcp', from: 22, to: 22 }], table: 'filter' },
+  ]);
+  const ipset = mergeDropIns(parseConfig('[options]\nFirewall = ipset\n', '/etc/knockd.conf'), [dropIn]);
+  assert.equal(ipset.doors[0]?.open?.firewall, 'ipset');
 });

@@ -40,3 +40,13 @@ test('NftTable binds nft Open doors to the host\'s table, and the record keeps i
   assert.equal(typeof checkOpening({ firewall: 'ipset', ports: [{ protocol: 'tcp', from: 1, to: 1 }], table: 'filter' }), 'string');
   assert.equal(withFirewall(nft.doors, 'ipset', 'filter')[0]?.open?.table, undefined, 'ipset has no tables');
 });
+
+test('the Open = accepts of a fragment are on the input hook only: in a gateway\'s FORWARD chain they would pass the knocker to every host behind it', () => {
+  const gateway = parseConfig('[options]\nFirewall = ipset\n[ssh]\nsequence = 7000,8000,9000\nOpen = 2222\ncmd_timeout = 5\ntarget = 192.168.1.10\n', 'k.conf');
+  const fragment = { ...base, complete: false, openSets: true };
+  assert.match(generateRules(gateway, { ...fragment, hook: 'input' }), /-A NFKNOCK -m set --match-set nfknock-open4/);
+  assert.doesNotMatch(generateRules(gateway, { ...fragment, hook: 'forward' }), /match-set/);
+  assert.match(generateRules(gateway, { ...fragment, format: 'nft', hook: 'input' }), /@open4 accept/);
+  assert.doesNotMatch(generateRules(gateway, { ...fragment, format: 'nft', hook: 'forward' }), /@open4 accept/);
+  assert.doesNotMatch(generateRules(gateway, { ...fragment, format: 'nft', hook: 'prerouting' }), /@open4 accept/);
+});

@@ -4,9 +4,10 @@
  * with its family, ports and doors, with the command that fixes it. knockd's oldest bug was a config
  * that changed while the capture did not; here the firewall is the capture.
  */
-import type { Config, Family, KnockStep, Protocol, TcpFlagRule } from '../core/types.js';
+import type { Config, Door, Family, KnockStep, Protocol, TcpFlagRule } from '../core/types.js';
 import { iptablesHookCommand, markGroups, type KnockHook } from '../rules/generate.js';
 import type { LiveMark } from './live-parse.js';
+import { ipsetName, missingSetHint, NFT_FAMILY, NFT_TABLE_NAME, nftSetName } from '../firewall/operations.js';
 
 export interface LiveExpectation {
   target: 'nflog' | 'log';
@@ -52,10 +53,15 @@ export function compareLive(config: Config, expectation: LiveExpectation, live: 
 
 const NFT_FAMILIES = new Set(['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']);
 
-/** The nft sets and ipsets door commands add knockers to: a door whose set is missing cannot open. */
-export function doorSets(config: Config): { door: string; kind: 'nft' | 'ipset'; name: string }[] {
-  const found = new Map<string, { door: string; kind: 'nft' | 'ipset'; name: string }>();
+/** The nft sets and ipsets door commands (and `Open =`) add knockers to: a door whose set is missing cannot open. */
+export function doorSets(config: Config): { door: string; kind: 'nft' | 'ipset'; name: string; fix?: string }[] {
+  const found = new Map<string, { door: string; kind: 'nft' | 'ipset'; name: string; fix?: string }>();
   for (const door of config.doors) {
+    for (const family of door.open === undefined ? [] : ([4, 6] as const)) {
+      const { firewall, table } = door.open as NonNullable<Door['open']>;
+      const name = firewall === 'nft' ? `${NFT_FAMILY} ${table ?? NFT_TABLE_NAME} ${nftSetName(family)}` : ipsetName(family);
+      if (!found.has(`${firewall} ${name}`)) found.set(`${firewall} ${name}`, { door: door.name, kind: firewall, name, fix: missingSetHint(firewall, table) });
+    }
     for (const command of [door.startCommand, door.startCommand6, door.stopCommand, door.stopCommand6]) {
       for (const match of (command ?? '').matchAll(/\bnft\s+(?:add|delete|destroy)\s+element\s+(\S+)\s+(\S+)(?:\s+([^\s{]+))?/g)) {
         const [family, table, set] = NFT_FAMILIES.has(match[1] as string) ? [match[1], match[2], match[3]] : ['ip', match[1], match[2]];
@@ -74,13 +80,13 @@ export function doorSets(config: Config): { door: string; kind: 'nft' | 'ipset';
 
 function missingDoorSets(config: Config, sets: LiveSets): Drift[] {
   const drifts: Drift[] = [];
-  for (const { door, kind, name } of doorSets(config)) {
+  for (const { door, kind, name, fix } of doorSets(config)) {
     const have = kind === 'nft' ? sets.nft : sets.ipset;
     if (have === undefined || have.has(name)) continue;
     drifts.push({
       kind: 'missing-set',
       message: `door [${door}] adds knockers to ${kind === 'nft' ? 'nft set' : 'ipset'} ${name}, which the loaded ruleset lacks: the door cannot open`,
-      fix: kind === 'nft' ? `load the ruleset that defines it (nfknock rules -c ${config.file} --complete --format nft defines inet nfknock open4/open6)` : `ipset create ${name} hash:ip -exist (with the type and timeout your rules expect)`,
+      fix: fix ?? (kind === 'nft' ? `load the ruleset that defines it (nfknock rules -c ${config.file} --complete --format nft defines inet nfknock open4/open6)` : `ipset create ${name} hash:ip -exist (with the type and timeout your rules expect)`),
     });
   }
   return drifts;

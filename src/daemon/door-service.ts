@@ -288,7 +288,7 @@ export class DoorService {
     }
     this.schedule.track(retried);
     if (attempts >= STOP_ATTEMPTS_BEFORE_ALARM) {
-      logger.error({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand }, 'the stop command keeps failing: THE DOOR MAY STILL BE OPEN');
+      logger.error({ door: pending.door, source: pending.source, attempts, stopCommand: pending.stopCommand, open: pending.open }, 'the close (kernel entry removal or stop command) keeps failing: THE DOOR MAY STILL BE OPEN');
     }
     audit.refused(clock.now(), pending.source, pending.door, `stop command failed (attempt ${attempts}); the door stays recorded, trying again in ${Math.round(delay / 1000)} s`);
     await this.persist();

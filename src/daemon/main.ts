@@ -148,8 +148,8 @@ function serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLo
       reloading = reloading.then(async () => {
         try {
           const next = mergeFlags(await loadConfig(flags.config), flags);
-          // All or nothing: check the kernel-log guard and the Open = doors' sets, and open the LogFile (moved, or reopened for
-          // logrotate) before anything switches.
+          // All or nothing: check the kernel-log guard and the Open = doors' sets, and open the LogFile
+          // (moved, or reopened for logrotate) before anything switches.
           await checkKernelLogSource(next.options, kernelLogTrust);
           await checkFirewallReady(next);
           const nextLog = await knockLog.prepare(next.options.logFile);
