@@ -4,6 +4,15 @@ import { readFileSync } from 'node:fs';
 import { runCommand } from '../src/runner/shell.js';
 
 /** Alive and not a zombie (a reparented zombie may wait for a PID 1 that does not reap). */
+async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
 function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -50,7 +59,8 @@ test('a child that ignores SIGTERM is SIGKILLed after the grace period', async (
   const grandchild = Number(result.stdout.trim());
   assert.equal(result.timedOut, true);
   assert.ok(result.durationMs >= 500, `reported only after the SIGKILL (${result.durationMs} ms)`);
-  assert.equal(isRunning(grandchild), false);
+  // SIGKILL is sent; on a loaded machine the kernel may take a moment to finish the exit.
+  assert.equal(await goneWithin(grandchild, 2000), true, 'the grandchild that ignored SIGTERM is killed');
 });
 
 test('a background child of a finished command keeps running and does not hold up the result', async () => {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Family } from '../core/types.js';
 import { KNOCK_HOOKS, type KnockHook } from '../rules/generate.js';
-import { oneTimeSteps } from '../rules/command.js';
+import { oneTimeSteps } from '../state/one-time-file.js';
 import { formatDrift } from './live.js';
 import { checkLiveFirewall, daemonExpectation } from './live-read.js';
 import { ErrorCodes, exitStatusByCode, NfknockError } from '../core/errors.js';

@@ -7,7 +7,7 @@ import { NfknockError } from '../core/errors.js';
 import { integerFlag } from '../core/whole-number.js';
 import { loadConfig } from '../config/load.js';
 import { logFirewallDrift } from '../check/live-read.js';
-import { oneTimeSteps } from '../rules/command.js';
+import { oneTimeSteps } from '../state/one-time-file.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog } from '../logging/knock-log.js';
 import { SyslogWriter } from '../logging/syslog-writer.js';

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import type { Config, KnockStep } from '../core/types.js';
+import type { Config } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { loadConfig } from '../config/load.js';
-import { parseOneTimeSequences } from '../config/one-time.js';
+import { oneTimeSteps } from '../state/one-time-file.js';
 import { integerFlag } from '../core/whole-number.js';
 import { generateRules, KNOCK_HOOKS, type KnockHook, type RulesOptions, type ServicePort } from './generate.js';
 import { nftOwnTableRules } from './own-table.js';
@@ -92,13 +91,3 @@ function parseService(text: string): ServicePort {
   return { protocol: match[1] as 'tcp' | 'udp', port: Number(match[2]) };
 }
 
-/** The ports of every unused one-time sequence: the kernel must mark them before they are used. */
-export async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
-  const result = new Map<string, KnockStep[]>();
-  for (const door of config.doors) {
-    if (door.oneTimeFile === undefined) continue;
-    const parsed = parseOneTimeSequences(await readFile(door.oneTimeFile, 'utf8'), door.oneTimeFile);
-    result.set(door.name, parsed.lines.flatMap((line) => line.steps));
-  }
-  return result;
-}

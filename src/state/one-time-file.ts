@@ -7,7 +7,7 @@
  * atomically with its mode and owner kept, so a crash never leaves a half-written sequence file.
  */
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import type { Door, KnockStep } from '../core/types.js';
+import type { Config, Door, KnockStep } from '../core/types.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
 import { inParentOf, readTrustedFile } from '../trust/open.js';
 import { parseOneTimeSequences } from '../config/one-time.js';
@@ -113,4 +113,14 @@ export async function readOneTimeLines(door: Door): Promise<OneTimeLine[]> {
 /** Burns the line of a sequence that opened `door`. */
 export async function markOneTimeLineUsed(door: Door, line: OneTimeLine): Promise<void> {
   await markStepsUsed(door.oneTimeFile as string, line.steps);
+}
+
+/** The ports of every unused one-time sequence, by door: the kernel must mark them before they are used. */
+export async function oneTimeSteps(config: Config): Promise<Map<string, KnockStep[]>> {
+  const result = new Map<string, KnockStep[]>();
+  for (const door of config.doors) {
+    if (door.oneTimeFile === undefined) continue;
+    result.set(door.name, (await readOneTimeLines(door)).flatMap((line) => line.steps));
+  }
+  return result;
 }
