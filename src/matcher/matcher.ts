@@ -238,14 +238,16 @@ export class Matcher {
     // sharing the book's (never mutated) array when all of them do, as a fixed door's one does.
     let matches = 0;
     let finishes = false;
+    let only = 0;
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i]!;
       if (!stepMatches(candidate.steps[0], event)) continue;
       matches++;
+      only = i;
       if (candidate.steps.length === 1) finishes = true;
     }
     if (matches === 0) return;
-    const matching = matches === candidates.length ? candidates : narrowed(candidates, 0, event, matches);
+    const matching = matches === candidates.length ? candidates : matches === 1 ? this.index.singleOf(index, only) : narrowed(candidates, 0, event, matches);
     if (finishes) {
       this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === 1));
       return;
