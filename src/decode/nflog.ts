@@ -1,6 +1,6 @@
 import type { KnockEvent } from '../core/types.js';
-import { formatIPv6 } from '../core/address.js';
 import { ipv4Text } from './ipv4-text.js';
+import { ipv6Text } from './ipv6-text.js';
 
 /**
  * Pure decoder for what one recv() on an NFNETLINK socket returns: a run of netlink messages, each an
@@ -293,7 +293,7 @@ class DestinationStrings {
     let same = this.last6Text !== '';
     for (let i = 0; same && i < 16; i++) same = b[o + i] === this.last6[i];
     if (!same) {
-      this.last6Text = formatIPv6(b, o);
+      this.last6Text = ipv6Text(b, o);
       this.last6.set(b.subarray(o, o + 16));
     }
     return this.last6Text;
@@ -380,9 +380,9 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, fields: Pack
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[p + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, fields);
+    return knockEvent(ipv6Text(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, fields);
   }
   if (declared < 8) return 'bad-ip-header';
   if (available < UDP_NEEDED) return 'truncated';
-  return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'udp', beU16(b, p + 2), 0, fields);
+  return knockEvent(ipv6Text(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'udp', beU16(b, p + 2), 0, fields);
 }
