@@ -1,3 +1,5 @@
+import { ipv6ZeroRun } from '../core/address.js';
+
 /**
  * RFC 5952 text of sixteen bytes, exactly as core/address.ts's formatIPv6 writes it, with no array,
  * closure or intermediate string per address: the characters go into a scratch buffer read out as one
@@ -9,22 +11,9 @@ const HEX = '0123456789abcdef';
 
 export function ipv6Text(bytes: Uint8Array, offset: number): string {
   for (let i = 0; i < 8; i++) groups[i] = ((bytes[offset + 2 * i] as number) << 8) | (bytes[offset + 2 * i + 1] as number);
-  // The longest run (>= 2) of zero groups, the first one on a tie, becomes "::".
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
+  const run = ipv6ZeroRun(groups);
+  const bestStart = run < 0 ? -1 : run >> 4;
+  const bestLength = run < 0 ? 1 : run & 15;
   let n = 0;
   if (bestStart === 0 && bestLength === 5 && groups[5] === 0xffff) {
     // An IPv4-mapped address: ::ffff:a.b.c.d

@@ -1,5 +1,6 @@
 import type { Door, Protocol } from '../core/types.js';
 import { timeWindow, type Candidate, type SequenceBook } from './sequences.js';
+import type { When } from './actions.js';
 
 const NONE: readonly number[] = Object.freeze([]);
 const NO_SINGLES: Candidate[][] = [];
@@ -62,7 +63,9 @@ export class DoorIndex {
   }
 
   /** Brings the time-based doors to `at`; call before `startingWith` and `candidatesOf` for an event at `at`. */
-  prepare(at: number): void {
+  prepare(when: When): void {
+    // The time is read here, not passed in: see When.
+    const at = when.at;
     if (at >= this.validFrom && at < this.validUntil) return;
     let from = -Infinity;
     let until = Infinity;
