@@ -16,11 +16,16 @@ import { knock, makeDoor } from './helpers/knock-fixtures.js';
  */
 const PORTS: KnockStep[] = [1, 2, 3].flatMap((port) => (['tcp', 'udp'] as Protocol[]).map((protocol) => ({ port, protocol })));
 
-/** Step t of door d: a few ports drawn from the alphabet by a tiny hash of (name, t); period 1 s. */
+/**
+ * Step t of door d: a few ports drawn from the alphabet by a tiny hash of (name, t); period 1 s. Doors
+ * of length 2 accept three steps (a wider skew window), so that a first knock matches one of three
+ * candidates, or two of them, as well as one of two.
+ */
 const deriver: TimeSequenceDeriver = {
   stepsAt: (door, at) => {
     const step = Math.floor(at / (door.timeSequence!.periodSeconds * 1000));
-    return step > 0 ? [step, step - 1] : [step];
+    const window = door.timeSequence!.length === 2 ? 3 : 2;
+    return Array.from({ length: Math.min(window, step + 1) }, (_, i) => step - i);
   },
   derive: (door, step) => {
     const seed = [...door.name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, step * 7919);

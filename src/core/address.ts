@@ -15,8 +15,11 @@ export function formatIPv6(bytes: Uint8Array, offset: number): string {
   return compressIPv6Groups(groups);
 }
 
-function compressIPv6Groups(groups: number[]): string {
-  // RFC 5952 4.2: replace the longest run (>= 2) of zero groups, the first one on a tie.
+/**
+ * RFC 5952 4.2: the run of zero groups to write as "::", the longest (>= 2), the first one on a tie:
+ * `start * 16 + length`, or -1 for none (one number, so the decoder's hot path allocates nothing).
+ */
+export function ipv6ZeroRun(groups: ArrayLike<number>): number {
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
@@ -32,6 +35,13 @@ function compressIPv6Groups(groups: number[]): string {
     }
     i = j;
   }
+  return bestStart < 0 ? -1 : bestStart * 16 + bestLength;
+}
+
+function compressIPv6Groups(groups: number[]): string {
+  const run = ipv6ZeroRun(groups);
+  const bestStart = run < 0 ? -1 : run >> 4;
+  const bestLength = run < 0 ? 1 : run & 15;
   const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
   if (bestStart < 0) {
     const head = groups.slice(0, 6);

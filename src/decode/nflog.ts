@@ -1,5 +1,6 @@
 import type { KnockEvent } from '../core/types.js';
-import { formatIPv4, formatIPv6 } from '../core/address.js';
+import { ipv4Text } from './ipv4-text.js';
+import { ipv6Text } from './ipv6-text.js';
 
 /**
  * Pure decoder for what one recv() on an NFNETLINK socket returns: a run of netlink messages, each an
@@ -124,7 +125,8 @@ export function align4(n: number): number {
 export class NflogDecoder {
   // The prefix is compared as bytes so no string is built per packet.
   private readonly prefixBytes: Uint8Array;
-  private readonly destinations = new DestinationStrings();
+  /** Refilled for each packet (decode is not re-entrant): a flood allocates no per-packet record. */
+  private readonly fields: PacketFields = { at: 0, inInterface: undefined, destinations: new DestinationStrings() };
 
   constructor(private readonly options: NflogDecoderOptions) {
     this.prefixBytes = new TextEncoder().encode(options.prefix);
@@ -231,8 +233,9 @@ export class NflogDecoder {
     else if (family === AF_INET6) version = 6;
     else return handler.reject('not-ip', 0, 0);
 
-    const inInterface = ifindex === 0 ? undefined : this.options.interfaceName?.(ifindex);
-    const fields = { at, inInterface, destinations: this.destinations };
+    const fields = this.fields;
+    fields.at = at;
+    fields.inInterface = ifindex === 0 ? undefined : this.options.interfaceName?.(ifindex);
     const verdict = version === 4 ? decodeIPv4(buf, payloadAt, payloadLength, fields) : decodeIPv6(buf, payloadAt, payloadLength, fields);
     if (typeof verdict === 'string') handler.reject(verdict, 0, 0);
     else handler.event(verdict, ifindex);
@@ -280,7 +283,7 @@ class DestinationStrings {
   ipv4(b: Uint8Array, o: number): string {
     const key = beU32(b, o);
     if (key !== this.last4) {
-      this.last4Text = formatIPv4(b, o);
+      this.last4Text = ipv4Text(b, o);
       this.last4 = key;
     }
     return this.last4Text;
@@ -290,7 +293,7 @@ class DestinationStrings {
     let same = this.last6Text !== '';
     for (let i = 0; same && i < 16; i++) same = b[o + i] === this.last6[i];
     if (!same) {
-      this.last6Text = formatIPv6(b, o);
+      this.last6Text = ipv6Text(b, o);
       this.last6.set(b.subarray(o, o + 16));
     }
     return this.last6Text;
@@ -326,12 +329,12 @@ function decodeIPv4(b: Uint8Array, start: number, captured: number, fields: Pack
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[l4 + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return knockEvent(formatIPv4(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'tcp', beU16(b, l4 + 2), (b[l4 + 13] as number) & 0x3f, fields);
+    return knockEvent(ipv4Text(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'tcp', beU16(b, l4 + 2), (b[l4 + 13] as number) & 0x3f, fields);
   }
   if (protocol === IPPROTO_UDP) {
     if (declared < 8) return 'bad-ip-header';
     if (available < UDP_NEEDED) return 'truncated';
-    return knockEvent(formatIPv4(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'udp', beU16(b, l4 + 2), 0, fields);
+    return knockEvent(ipv4Text(b, start + 12), 4, fields.destinations.ipv4(b, start + 16), 'udp', beU16(b, l4 + 2), 0, fields);
   }
   return 'not-tcp-udp';
 }
@@ -377,9 +380,9 @@ function decodeIPv6(b: Uint8Array, start: number, captured: number, fields: Pack
     if (declared < 20) return 'bad-ip-header';
     if (available < TCP_NEEDED) return 'truncated';
     if ((b[p + 12] as number) >> 4 < 5) return 'bad-tcp-header';
-    return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, fields);
+    return knockEvent(ipv6Text(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'tcp', beU16(b, p + 2), (b[p + 13] as number) & 0x3f, fields);
   }
   if (declared < 8) return 'bad-ip-header';
   if (available < UDP_NEEDED) return 'truncated';
-  return knockEvent(formatIPv6(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'udp', beU16(b, p + 2), 0, fields);
+  return knockEvent(ipv6Text(b, start + 8), 6, fields.destinations.ipv6(b, start + 24), 'udp', beU16(b, p + 2), 0, fields);
 }

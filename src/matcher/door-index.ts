@@ -1,7 +1,9 @@
 import type { Door, Protocol } from '../core/types.js';
 import { timeWindow, type Candidate, type SequenceBook } from './sequences.js';
+import type { When } from './actions.js';
 
 const NONE: readonly number[] = Object.freeze([]);
+const NO_SINGLES: Candidate[][] = [];
 
 /**
  * Doors by the (protocol, port) their sequences start with, so that a packet visits only the doors it
@@ -16,6 +18,8 @@ export class DoorIndex {
   private readonly byFirst = new Map<number, readonly number[]>();
   /** Each door's current candidates, as the book gave them, and the keys they are indexed under. */
   private readonly current: Candidate[][];
+  /** `[candidate]` for each of a door's current candidates when it has several (time-based doors): what a knock matching one of them narrows to, made once per period instead of looked up per packet. */
+  private readonly singles: Candidate[][][];
   private readonly keysOf: number[][];
   private readonly timeDoors: number[] = [];
   private readonly timeFrom: Float64Array;
@@ -30,6 +34,7 @@ export class DoorIndex {
     private readonly book: SequenceBook,
   ) {
     this.current = new Array<Candidate[]>(doors.length);
+    this.singles = new Array<Candidate[][]>(doors.length).fill(NO_SINGLES);
     this.keysOf = new Array<number[]>(doors.length);
     this.timeFrom = new Float64Array(doors.length);
     this.timeUntil = new Float64Array(doors.length);
@@ -58,7 +63,9 @@ export class DoorIndex {
   }
 
   /** Brings the time-based doors to `at`; call before `startingWith` and `candidatesOf` for an event at `at`. */
-  prepare(at: number): void {
+  prepare(when: When): void {
+    // The time is read here, not passed in: see When.
+    const at = when.at;
     if (at >= this.validFrom && at < this.validUntil) return;
     let from = -Infinity;
     let until = Infinity;
@@ -86,6 +93,11 @@ export class DoorIndex {
     return this.current[index]!;
   }
 
+  /** `[candidatesOf(index)[which]]`, shared and never mutated. */
+  singleOf(index: number, which: number): Candidate[] {
+    return this.singles[index]![which]!;
+  }
+
   /** The book's listener: a one-time door's next line changed (used, or the file reloaded). */
   oneTimeChanged(doorName: string): void {
     const index = this.oneTimeByName.get(doorName);
@@ -95,6 +107,7 @@ export class DoorIndex {
 
   private move(index: number, candidates: Candidate[]): void {
     this.current[index] = candidates;
+    this.singles[index] = candidates.length > 1 ? candidates.map((candidate) => [candidate]) : NO_SINGLES;
     const before = this.keysOf[index]!;
     const after = keysOfCandidates(candidates);
     this.keysOf[index] = after;

@@ -5,7 +5,7 @@ import { StageQueue, type StageQueueLinks } from './stage-queue.js';
 import { SourceTable, type SourceTableLinks } from './source-table.js';
 import { DoorIndex } from './door-index.js';
 import { matchingFingerprint } from './fingerprint.js';
-import { ActionMaker } from './actions.js';
+import { ActionMaker, type When } from './actions.js';
 import { flagsSatisfy, narrowed, stepMatches } from './matching.js';
 
 export type { MatcherAction } from './actions.js';
@@ -97,7 +97,7 @@ export class Matcher {
    */
   feed(event: KnockEvent): void {
     const index = this.index;
-    index.prepare(event.at);
+    index.prepare(event);
     const starting = index.startingWith(event.protocol, event.port);
     const source = event.source;
     const hash = this.bySource.hash(source);
@@ -122,13 +122,14 @@ export class Matcher {
 
   /** Expires attempts older than their door's seq_timeout; call it about once a second. */
   tick(now: number): void {
+    const clock: When = { at: now };
     for (const bucket of this.byStage) {
       if (!bucket) continue;
       for (const attempt of bucket) {
         const door = this.doors[attempt.doorIndex]!;
         if (now - attempt.startedAt <= door.seqTimeoutMs) continue;
         this.remove(attempt);
-        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, now));
+        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, clock));
       }
     }
     this.sequences.prune(this.doors, now);
@@ -192,7 +193,7 @@ export class Matcher {
     if (attempt) {
       if (event.at - attempt.startedAt > door.seqTimeoutMs) {
         this.remove(attempt);
-        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, event.at));
+        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, event));
       } else if (this.advance(attempt, door, event)) {
         return;
       }
@@ -222,13 +223,13 @@ export class Matcher {
         this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === attempt.stage));
       } else {
         this.bucket(attempt.stage).add(attempt);
-        this.emit(this.actions.stage(door, event.source, event.family, attempt.stage, event.at));
+        this.emit(this.actions.stage(door, event.source, event.family, attempt.stage, event));
       }
       return true;
     }
     if (event.port === attempt.lastPort && event.protocol === attempt.lastProtocol) return true;
     this.remove(attempt);
-    this.emit(this.actions.broken(door, event.source, event.family, stage, event.at, event.port, event.protocol));
+    this.emit(this.actions.broken(door, event.source, event.family, stage, event, event.port, event.protocol));
     return false;
   }
 
@@ -238,20 +239,22 @@ export class Matcher {
     // sharing the book's (never mutated) array when all of them do, as a fixed door's one does.
     let matches = 0;
     let finishes = false;
+    let only = 0;
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i]!;
       if (!stepMatches(candidate.steps[0], event)) continue;
       matches++;
+      only = i;
       if (candidate.steps.length === 1) finishes = true;
     }
     if (matches === 0) return;
-    const matching = matches === candidates.length ? candidates : narrowed(candidates, 0, event, matches);
+    const matching = matches === candidates.length ? candidates : matches === 1 ? this.index.singleOf(index, only) : narrowed(candidates, 0, event, matches);
     if (finishes) {
       this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === 1));
       return;
     }
-    if (this.count >= this.maxAttempts && !this.evictFor(1, event.at)) {
-      this.emit(this.actions.ended('evict', door, event.source, event.family, 0, event.at));
+    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+      this.emit(this.actions.ended('evict', door, event.source, event.family, 0, event));
       return;
     }
     // Taken only now: an action handler may have run in between.
@@ -289,7 +292,7 @@ export class Matcher {
       };
     }
     this.insert(attempt, hash);
-    this.emit(this.actions.stage(door, event.source, event.family, 1, event.at));
+    this.emit(this.actions.stage(door, event.source, event.family, 1, event));
   }
 
   /** A sequence was completed: open with the first still-usable one, or refuse it as a replay. */
@@ -304,13 +307,13 @@ export class Matcher {
   }
 
   /** Makes room for an attempt at `stage` by evicting the oldest attempt of a stage no higher. */
-  private evictFor(stage: number, at: number): boolean {
+  private evictFor(stage: number, when: When): boolean {
     for (let s = 1; s <= stage && s < this.byStage.length; s++) {
       const bucket = this.byStage[s];
       if (!bucket || bucket.size === 0) continue;
       const victim = bucket.first() as Attempt;
       this.remove(victim);
-      this.emit(this.actions.ended('evict', this.doors[victim.doorIndex]!, victim.source, victim.family, victim.stage, at));
+      this.emit(this.actions.ended('evict', this.doors[victim.doorIndex]!, victim.source, victim.family, victim.stage, when));
       return true;
     }
     return false;
