@@ -305,9 +305,10 @@ test('property: simulate opens exactly what the Matcher opens when fed the same 
       let at = T0;
       const lines: string[] = [];
       const events: KnockEvent[] = [];
-      for (const k of knocks) {
+      for (const [index, k] of knocks.entries()) {
         at += k.gap;
-        const spec: KnockSpec = { source: k.source, port: k.port, flags: k.flags, at };
+        // Every knock is its own packet (its own IP ID), as on the wire: the replay guard must not take it for a copy.
+        const spec: KnockSpec = { source: k.source, port: k.port, flags: k.flags, at, id: index + 1 };
         const sinceBoot = { ...spec, at: at - boot };
         lines.push(k.format === 'rfc3339' ? rfc3339Line(spec) : k.format === 'kmsg' ? kmsgLine(sinceBoot) : dmesgRawLine(sinceBoot));
         const family = k.source.includes(':') ? 6 : 4;
