@@ -95,11 +95,19 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     restored,
   );
 
+  // A start command still running must not finish after the next daemon has run its stop; logger(1)
+  // would keep a daemon that cannot start alive (and systemd waiting).
+  const closeEdges = async () => {
+    commands.abortAll();
+    await syslog?.close();
+    await knockLog.close();
+  };
   try {
     await checkFirewallReady(config);
   } catch (error) {
     // Open = doors would open into nothing: refuse, but close the recorded doors first (no daemon will).
     await closeRecordedDoors(config.options.stateDir, { clock: systemClock, logger, audit, commands, commandTimeoutMs });
+    await closeEdges();
     throw error;
   }
   await writePidFile(config.options.pidFile);
@@ -108,10 +116,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
     await metrics.start(daemon);
   } catch (error) {
     await daemon.stop();
-    // logger(1) and the log file would keep a daemon that cannot start alive (and systemd waiting).
-    commands.abortAll();
-    await syslog?.close();
-    await knockLog.close();
+    await closeEdges();
     await removePidFile(config.options.pidFile);
     throw error;
   }
@@ -119,10 +124,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   await notifyReady(logger);
   return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, hangups, stopEdges: async () => {
     await metrics.stop();
-    // A start command still running must not finish after the next daemon has run its stop.
-    commands.abortAll();
-    await syslog?.close();
-    await knockLog.close();
+    await closeEdges();
     await removePidFile(config.options.pidFile);
   } });
 }
