@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate, type Lab, type LabFamily } from '../helpers/lab.js';
-import { SERVICE_PORT, loadGeneratedFirewall, nfknockPath, removeDir, seedDoorConf, startDaemon, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
+import { SERVICE_PORT, loadGeneratedFirewall, nfknockPath, removeDir, seedDoorConf, startDaemon, timedServiceDoor, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
 import { countOf, waitForLog } from '../helpers/hardening-lab.js';
 import { withinOneStep } from '../helpers/time-steps.js';
 
@@ -70,20 +70,11 @@ test('client.conf aliases open a fixed and a time-based door; Debian\'s knock op
   const dir = await tempDir(t);
   const secrets = { timed: join(dir, 'timed.secret'), byknock: join(dir, 'byknock.secret') };
   for (const [door, file] of Object.entries(secrets)) await lab.execOk('server', [process.execPath, nfknockPath, 'secret', '--door', door, '--write', file]);
-  const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
-  const timedDoor = (name: string, secret: string, ports: string) => [
-    `[${name}]`,
-    `    Sequence_Secret    = @${secret}`,
-    '    Sequence_Length    = 3',
-    `    Sequence_Ports     = ${ports}`,
-    `    Sequence_Period    = ${PERIOD}`,
-    '    Sequence_Protocols = udp',
-    '    seq_timeout        = 5',
-    `    start_command      = ${rule('-I')}`,
-    '    cmd_timeout        = 3',
-    `    stop_command       = ${rule('-D')}`,
-  ];
-  const conf = [seedDoorConf({ name: 'fixed' }), ...timedDoor('timed', secrets.timed, '41000-41999'), ...timedDoor('byknock', secrets.byknock, '42000-42999'), ''].join('\n');
+  const conf = [
+    seedDoorConf({ name: 'fixed' }),
+    timedServiceDoor('timed', secrets.timed, { ports: '41000-41999', period: PERIOD }),
+    timedServiceDoor('byknock', secrets.byknock, { ports: '42000-42999', period: PERIOD }),
+  ].join('\n');
   const daemon = await serveDoors(t, lab, conf, [4]);
   const client = lab.clientAddress(4);
   const alias = (name: string, keys: string[]) => [`[${name}]`, `    address = ${lab.serverAddress(4)}`, ...keys.map((key) => `    ${key}`)];

@@ -14,7 +14,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate, sleep, stopProcessGroup, waitFor, type Lab } from '../helpers/lab.js';
-import { knockWithNfknock, loadGeneratedFirewall, nfknockPath, seedDoorConf, startDaemon, SERVICE_PORT, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
+import { knockWithNfknock, loadGeneratedFirewall, nfknockPath, seedDoorConf, startDaemon, timedServiceDoor, SERVICE_PORT, waitForProbe, type RunningDaemon } from '../helpers/daemon-lab.js';
 import { startPrivateRsyslog } from '../helpers/rsyslog-private.js';
 import { loadEventSchema, undocumented } from '../helpers/event-schema.js';
 import { repoFile } from '../helpers/repo-file.js';
@@ -34,7 +34,6 @@ const FACILITY = 'local3';
 const EXPORTER = 'http://127.0.0.1:9100/metrics';
 
 function config(secretFile: string, metricsFile: string): string {
-  const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
   return [
     '[options]',
     '    UseSyslog',
@@ -43,17 +42,7 @@ function config(secretFile: string, metricsFile: string): string {
     `    MetricsFile    = ${metricsFile}`,
     '',
     seedDoorConf({ cmdTimeout: 4 }),
-    `[${TIMED}]`,
-    `    Sequence_Secret    = @${secretFile}`,
-    '    Sequence_Length    = 3',
-    `    Sequence_Ports     = ${TIMED_PORTS}`,
-    `    Sequence_Period    = ${PERIOD}`,
-    '    Sequence_Protocols = udp',
-    '    seq_timeout        = 5',
-    `    start_command      = ${rule('-I')}`,
-    '    cmd_timeout        = 1',
-    `    stop_command       = ${rule('-D')}`,
-    '',
+    timedServiceDoor(TIMED, secretFile, { ports: TIMED_PORTS, period: PERIOD, cmdTimeout: 1 }),
   ].join('\n');
 }
 

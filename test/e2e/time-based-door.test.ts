@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, e2eGate, sleep, type Lab } from '../helpers/lab.js';
-import { SERVICE_PORT, hpingOnce, loadGeneratedFirewall, nfknockPath, removeDir, startDaemon, waitForProbe, opensIn } from '../helpers/daemon-lab.js';
+import { SERVICE_PORT, timedServiceDoor, hpingOnce, loadGeneratedFirewall, nfknockPath, removeDir, startDaemon, waitForProbe, opensIn } from '../helpers/daemon-lab.js';
 import { countOf, waitForLog } from '../helpers/hardening-lab.js';
 import { deriveSequence, timeStepAt } from '../../src/timeseq/derive.js';
 import { parseSecretText } from '../../src/timeseq/secret.js';
@@ -20,20 +20,7 @@ const PORTS = '41000-41999';
 const NEEDED_MS = 12_000;
 
 function timedConf(secretFile: string): string {
-  const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
-  return [
-    `[${DOOR}]`,
-    `    Sequence_Secret    = @${secretFile}`,
-    `    Sequence_Length    = ${LENGTH}`,
-    `    Sequence_Ports     = ${PORTS}`,
-    `    Sequence_Period    = ${PERIOD}`,
-    '    Sequence_Protocols = udp',
-    '    seq_timeout        = 5',
-    `    start_command      = ${rule('-I')}`,
-    '    cmd_timeout        = 2',
-    `    stop_command       = ${rule('-D')}`,
-    '',
-  ].join('\n');
+  return timedServiceDoor(DOOR, secretFile, { ports: PORTS, period: PERIOD, length: LENGTH, cmdTimeout: 2 });
 }
 
 async function knockTimed(lab: Lab, secretFile: string): Promise<void> {

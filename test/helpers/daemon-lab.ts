@@ -20,19 +20,36 @@ export const SERVICE_PORT = 2222;
 /** The three-knock sequence of the seeds' door, and of every door that does not say otherwise. */
 export const SEED = ['7000:udp', '8000:tcp', '9000:udp'];
 
-/** The one door template: opens SERVICE_PORT for %IP% for `cmdTimeout` seconds. */
-export function serviceDoor(name: string, sequence: string, options: { cmdTimeout?: number; seqTimeout?: number; extra?: string[] } = {}): string {
+/** The one door template: opens SERVICE_PORT for %IP% for `cmdTimeout` seconds; `sequenceKeys` say how to knock. */
+function doorOpeningService(name: string, sequenceKeys: string[], options: { cmdTimeout?: number; seqTimeout?: number; extra?: string[] }): string {
   const rule = (verb: string) => `iptables ${verb} INPUT -s %IP% -p tcp --dport ${SERVICE_PORT} -j ACCEPT`;
   return [
     `[${name}]`,
-    `    sequence      = ${sequence}`,
-    `    seq_timeout   = ${options.seqTimeout ?? 5}`,
+    ...sequenceKeys.map((key) => `    ${key}`),
+    `    seq_timeout = ${options.seqTimeout ?? 5}`,
     `    start_command = ${rule('-I')}`,
-    `    cmd_timeout   = ${options.cmdTimeout ?? 3}`,
-    `    stop_command  = ${rule('-D')}`,
+    `    cmd_timeout = ${options.cmdTimeout ?? 3}`,
+    `    stop_command = ${rule('-D')}`,
     ...(options.extra ?? []),
     '',
   ].join('\n');
+}
+
+/** A door with a fixed `sequence` that opens SERVICE_PORT. */
+export function serviceDoor(name: string, sequence: string, options: { cmdTimeout?: number; seqTimeout?: number; extra?: string[] } = {}): string {
+  return doorOpeningService(name, [`sequence = ${sequence}`], options);
+}
+
+/** A time-based door (UDP knocks, secret in a file) that opens SERVICE_PORT. */
+export function timedServiceDoor(name: string, secretFile: string, options: { ports: string; period: number; length?: number; cmdTimeout?: number }): string {
+  const keys = [
+    `Sequence_Secret = @${secretFile}`,
+    `Sequence_Length = ${options.length ?? 3}`,
+    `Sequence_Ports = ${options.ports}`,
+    `Sequence_Period = ${options.period}`,
+    'Sequence_Protocols = udp',
+  ];
+  return doorOpeningService(name, keys, options.cmdTimeout === undefined ? {} : { cmdTimeout: options.cmdTimeout });
 }
 
 /** The seeds' door: the one every scenario starts from. */
