@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 import '../daemon/early-hangups.js';
-import { setFlagsFromString } from 'node:v8';
 import { Command } from 'commander';
 import type { DaemonFlags } from '../daemon/options.js';
 import { runCli } from './run-cli.js';
 import { packageVersion } from './version.js';
-
-// Under a spoofed flood V8 lets the old generation grow to several times the live heap before a full
-// GC (237 MB peak RSS for ~20 MB live). A smaller growing factor collects sooner; it caps nothing, so
-// it cannot make the daemon run out of memory (BENCHMARKS.md has the flood measured with it).
-setFlagsFromString('--heap-growing-percent=20');
 
 const program = new Command('nfknockd')
   .description('port-knock server reading knocks from netfilter (NFLOG or the kernel log): no packet sniffing')
@@ -41,7 +35,12 @@ const program = new Command('nfknockd')
   .option('--firewall <kind>', 'kernel sets that Open = doors use: nft or ipset (default nft, or Firewall)')
   .option('--close-on-exit', 'run the stop command of every open door when stopping, instead of closing them on time at the next start')
   .action(async (flags: DaemonFlags) => {
-    // Loaded only to run: --help and --version start as fast as bare node does (BENCHMARKS.md).
+    // Loaded only to run, node:v8 included: --help and --version load commander and little else (BENCHMARKS.md).
+    const { setFlagsFromString } = await import('node:v8');
+    // Under a spoofed flood V8 lets the old generation grow to several times the live heap before a full
+    // GC (237 MB peak RSS for ~20 MB live). A smaller growing factor collects sooner; it caps nothing, so
+    // it cannot make the daemon run out of memory (BENCHMARKS.md has the flood measured with it).
+    setFlagsFromString('--heap-growing-percent=20');
     const { runDaemon } = await import('../daemon/main.js');
     // Exit explicitly: a command still running or a stuck handle must not keep a stopped daemon alive.
     process.exit(await runDaemon(flags));

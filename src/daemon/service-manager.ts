@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import type { Logger } from '../logging/logger.js';
 
+export { holdHangups } from './hangup-hold.js';
+
 export const RELOAD_STATUS_FILE = 'reload-status';
 
 export interface ReloadVerdict {
@@ -37,32 +39,6 @@ export async function notifyReady(logger: Logger, env: NodeJS.ProcessEnv = proce
     child.once('exit', (code) => resolve(code === 0 ? undefined : `exit status ${code}: ${stderr.trim()}`));
   });
   if (failure !== undefined) logger.error({ failure }, 'cannot tell systemd that nfknockd is ready (systemd-notify); the unit will time out');
-}
-
-/**
- * SIGHUPs that arrive before the daemon is started are held, not lost, and never kill it: Node's
- * default for SIGHUP is to exit, which systemd counts as a clean stop that Restart=on-failure ignores.
- */
-export function holdHangups(): { release(handler: () => void): void } {
-  heldHangups ??= startHolding();
-  return heldHangups;
-}
-
-let heldHangups: { release(handler: () => void): void } | undefined;
-
-function startHolding(): { release(handler: () => void): void } {
-  let held = 0;
-  const hold = () => {
-    held++;
-  };
-  process.on('SIGHUP', hold);
-  return {
-    release(handler) {
-      process.on('SIGHUP', handler);
-      process.off('SIGHUP', hold);
-      if (held > 0) handler();
-    },
-  };
 }
 
 /** Writes each reload's verdict where nfknockd-reload waits for it; nothing outside a RuntimeDirectory. */
