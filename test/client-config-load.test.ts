@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClientHost } from '../src/client/client-config-load.js';
+import { loadHostIfConfigured } from '../src/client/command.js';
 import { ConfigError } from '../src/config/problems.js';
 import { isNfknockError } from '../src/core/errors.js';
 import { decodeBase32 } from '../src/timeseq/base32.js';
@@ -63,4 +64,19 @@ test('a client config group/other can write is refused; a bad entry anywhere is 
   const bad = join(dir, 'bad.conf');
   await writeFile(bad, '[fixed]\nAddress = h\nSequence = 1\n[other]\nAddress = h\nSequence = 0\n', { mode: 0o600 });
   await assert.rejects(loadClientHost(bad, 'fixed', {}), (e: unknown) => e instanceof ConfigError && e.describe().startsWith(`${bad}:6: [other]: Sequence:`));
+});
+
+test('the knock command loads the client config only when one exists, and then with every check of loadClientHost', async (t) => {
+  const { dir } = await fixture(t);
+  await mkdir(join(dir, 'nfknock'));
+  const defaultConf = join(dir, 'nfknock', 'client.conf');
+  assert.equal(await loadHostIfConfigured(undefined, 'x', { XDG_CONFIG_HOME: dir }), undefined, 'no default config: no alias, no error');
+  assert.equal(await loadHostIfConfigured(undefined, 'x', {}), undefined, 'no HOME: no default config');
+  // A dangling symlink is there (lstat sees it): refused by the loader as before, not taken for an absent file.
+  await symlink(join(dir, 'nowhere'), defaultConf);
+  await assert.rejects(loadHostIfConfigured(undefined, 'x', { XDG_CONFIG_HOME: dir }), (e: unknown) => isNfknockError(e));
+  await rm(defaultConf);
+  await writeFile(defaultConf, '[x]\nAddress = h\nSequence = 5\n', { mode: 0o600 });
+  assert.deepEqual((await loadHostIfConfigured(undefined, 'x', { XDG_CONFIG_HOME: dir }))?.steps, [{ port: 5, protocol: 'tcp' }]);
+  await assert.rejects(loadHostIfConfigured(join(dir, 'missing.conf'), 'x', {}), (e: unknown) => isNfknockError(e) && e.code === 'NFK_CONFIG_READ');
 });

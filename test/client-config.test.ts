@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseClientConfig, type ClientHost } from '../src/client/client-config.js';
-import { defaultClientConfigPath } from '../src/client/client-config-load.js';
+import { defaultClientConfigPath } from '../src/client/client-config-path.js';
 import { ConfigError } from '../src/config/problems.js';
 import { parseConfig } from '../src/config/parse.js';
 import { ErrorCodes } from '../src/core/errors.js';

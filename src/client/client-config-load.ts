@@ -1,21 +1,13 @@
-import { join } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { completeTimeSequence, decodeUtf8, readError, readRegularFile } from '../config/load.js';
 import { throwIfAny, type ConfigProblem } from '../config/problems.js';
 import { parseClientConfig, type ClientHost } from './client-config.js';
+import { defaultClientConfigPath } from './client-config-path.js';
 
 /** A client config is a few aliases; this only stops a wrong `-F` (a log, an image) from being slurped. */
 const MAX_CLIENT_CONFIG_BYTES = 1024 * 1024;
 /** Like ssh's config: whoever may write it chooses where, and with which secret, you knock. */
 const GROUP_OTHER_WRITE = 0o022;
-
-/** `$XDG_CONFIG_HOME/nfknock/client.conf`, else `~/.config/nfknock/client.conf`; relative values are ignored, as the XDG spec says. */
-export function defaultClientConfigPath(env: Record<string, string | undefined>): string | undefined {
-  const xdg = env['XDG_CONFIG_HOME'];
-  const home = env['HOME'];
-  const base = xdg?.startsWith('/') ? xdg : home?.startsWith('/') ? join(home, '.config') : undefined;
-  return base === undefined ? undefined : join(base, 'nfknock', 'client.conf');
-}
 
 /**
  * The alias `name` from `file` (or the default client config, which may be absent), with its secret

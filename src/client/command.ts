@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { KnockStep } from '../core/types.js';
@@ -6,7 +6,7 @@ import { deriveSequence, timeSequenceDefaults, timeStepAt } from '../timeseq/der
 import { parseSecretText } from '../timeseq/secret.js';
 import { parsePortRange, parseProtocols, parseWholeNumber } from '../timeseq/spec.js';
 import type { ClientHost } from './client-config.js';
-import { loadClientHost } from './client-config-load.js';
+import { defaultClientConfigPath } from './client-config-path.js';
 import { sendKnocks, type ResolvedHost, type SendKnocksOptions } from './knock.js';
 import { planKnock, type KnockFlags, type KnockPlan, type SecretSource } from './plan.js';
 import { parseDelay } from './targets.js';
@@ -30,9 +30,22 @@ export const defaultKnockCommandIo: KnockCommandIo = {
   env: process.env,
   out: (line) => process.stdout.write(`${line}\n`),
   warn: (line) => process.stderr.write(`${line}\n`),
-  loadHost: (file, name) => loadClientHost(file, name, process.env),
+  loadHost: (file, name) => loadHostIfConfigured(file, name, process.env),
   send: sendKnocks,
 };
+
+/**
+ * The client config's loader, and the config parser behind it, is loaded only when there is a config
+ * to read: `nfknock knock HOST PORT...` without one starts about as fast as bare node (BENCHMARKS.md).
+ * A default config that exists, or any `-F` file, goes through `loadClientHost` and all its checks.
+ */
+export async function loadHostIfConfigured(file: string | undefined, name: string, env: Record<string, string | undefined>): Promise<ClientHost | undefined> {
+  const path = file ?? defaultClientConfigPath(env);
+  if (path === undefined) return undefined;
+  if (file === undefined && !(await lstat(path).then(() => true, (error: NodeJS.ErrnoException) => error.code !== 'ENOENT'))) return undefined;
+  const { loadClientHost } = await import('./client-config-load.js');
+  return loadClientHost(file, name, env);
+}
 
 /** Reads the alias (if `host` is one) and plans the knock; shared by knock, connect and sequence. */
 export async function planFromArguments(host: string, ports: string[], flags: KnockFlags, io: KnockCommandIo): Promise<KnockPlan> {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { KnockStep } from '../core/types.js';
-import { defaultClientConfigPath } from './client-config-load.js';
+import { defaultClientConfigPath } from './client-config-path.js';
 import { addKnockOptions, currentSteps, defaultKnockCommandIo, type KnockCommandIo } from './command.js';
 import { planKnock, secondsLeftInStep, type KnockFlags } from './plan.js';
 
