@@ -15,6 +15,7 @@ import { isRoot, missingTools } from './lib/tools.js';
 import { runE2e, type E2eResult, type FloodPlan } from './bench/e2e.js';
 import type { InProcessResult } from './bench/inprocess.js';
 import { summariseProfile, type ProfileLine } from './bench/profile-summary.js';
+import { unitNodeOptions } from './bench/unit-node-options.js';
 import { footprintLines, measureFootprint, runScalingPlans, scalingGoals, scalingTable, type Footprint, type ScalingRow } from './bench/scaling-report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -29,12 +30,15 @@ interface Flags {
   profile: boolean;
   scaling: boolean;
   out: string;
-  /** NODE_OPTIONS for nfknockd, to try V8 heap settings (e.g. "--max-semi-space-size=4"). */
-  nodeOptions?: string;
+  /**
+   * NODE_OPTIONS for nfknockd (end to end and idle RSS): by default the unit's own (systemd/nfknockd.service),
+   * so the figures are the deployed daemon's; `--node-options ''` runs it without, others try V8 settings.
+   */
+  nodeOptions: string;
 }
 
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { seconds: 10, e2e: true, knockd: true, profile: false, scaling: true, out: join(repoRoot, 'BENCHMARKS.md') };
+  const flags: Flags = { seconds: 10, e2e: true, knockd: true, profile: false, scaling: true, out: join(repoRoot, 'BENCHMARKS.md'), nodeOptions: unitNodeOptions(repoRoot) };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--no-e2e') flags.e2e = false;
@@ -230,7 +234,7 @@ async function main(): Promise<void> {
   if (flags.scaling) {
     say('nfknock bench: scaling (medians of 3 runs, CPU time) and footprint');
     scaling = await runScalingPlans(scalingScript, say);
-    footprint = await measureFootprint(repoRoot);
+    footprint = await measureFootprint(repoRoot, flags.nodeOptions);
   }
 
   const e2e: E2eResult[] = [];
@@ -331,7 +335,8 @@ async function main(): Promise<void> {
           'only clock knockd offers). NFLOG rule matches are the iptables counters of the NFLOG rules (martian random',
           'sources never reach them). Events received, rejects and overruns are the counters of nfknockd\'s "stopping"',
           'record. CPU is utime+stime of the daemon process (the node or knockd process under `ip netns exec`) from flood',
-          'start to flood end; peak RSS is its VmHWM. Both daemons run with default settings (`--max-attempts` default).',
+          'start to flood end; peak RSS is its VmHWM. Both daemons run with default settings (`--max-attempts` default);',
+          `nfknockd with ${flags.nodeOptions === '' ? 'no NODE_OPTIONS' : `NODE_OPTIONS="${flags.nodeOptions}"`}${flags.nodeOptions === unitNodeOptions(repoRoot) ? ', as systemd/nfknockd.service runs it' : ' (not the unit\'s)'}.`,
           '',
           ...e2e.flatMap((r) => r.notes.map((note) => `- ${r.daemon}, ${r.mode}: ${note}`)),
         ]

@@ -99,7 +99,8 @@ async function startDaemonProcess(run: LabRun, lab: Lab, kind: DaemonKind, confP
     kind === 'nfknockd'
       ? [process.execPath, nfknockdPath, '-c', confPath, '-g', join(run.dir, 'nfknockd.log'), '--state-dir', join(run.dir, 'state'), '--stats-file', join(run.dir, 'stats.json')]
       : ['knockd', '-c', confPath, '-i', lab.serverInterface];
-  const child = lab.spawn('server', argv, kind === 'nfknockd' && nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {});
+  // Exactly the options asked for (the unit's by default): none inherited from the shell running the bench.
+  const child = lab.spawn('server', argv, kind === 'nfknockd' ? { env: { NODE_OPTIONS: nodeOptions ?? '' } } : {});
   const name = kind === 'nfknockd' ? 'node' : 'knockd';
   await waitFor(
     async () => {
