@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ function builtinsLoadedBy(args: string[], env: NodeJS.ProcessEnv = process.env):
     writeFileSync(report, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`);
     const run = spawnSync(process.execPath, ['--require', report, ...args], { encoding: 'utf8', env: { ...env, NODE_OPTIONS: '' } });
     assert.equal(run.status, 0, run.stderr);
-    return spawnSync('cat', [out], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.startsWith('NativeModule ')).map((line) => line.slice('NativeModule '.length));
+    return readFileSync(out, 'utf8').split('\n').filter((line) => line.startsWith('NativeModule ')).map((line) => line.slice('NativeModule '.length));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
