@@ -16,10 +16,11 @@ function knockAll(world: ReturnType<typeof fakeWorld>, source = '10.0.0.2') {
 test('the pending close is saved before the start command runs, and the stop command runs on time', async () => {
   const world = fakeWorld();
   const order: string[] = [];
-  const save = world.ports.state.save;
-  world.ports.state.save = async (state) => {
-    order.push(`save:${state.pending.length}`);
-    await save(state);
+  // Each record is one decision; the count is of the doors recorded once it is on disk.
+  const record = world.ports.state.record;
+  world.ports.state.record = async (change) => {
+    await record(change);
+    order.push(`save:${world.saved.at(-1)?.length}`);
   };
   const run = world.ports.runCommand;
   world.ports.runCommand = async (command, kind, about) => {

@@ -192,7 +192,8 @@ test('a crash at any moment of a save leaves either the old or the new file', as
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const text = await readFile(join(dir, STATE_FILE_NAME), 'utf8');
-    assert.ok(versions.has(text), `round ${round}: the file is one complete version`);
+    // The snapshot also names its first journal generation, which moves with every save: compare the records.
+    assert.ok(versions.has(serializeState(parseState(text).pending)), `round ${round}: the file is one complete version`);
     assert.deepEqual(parseState(text).problems, []);
   }
   const loaded = await new StateStore(dir).load();
