@@ -151,3 +151,32 @@ test('cmd_timeout runs from when the door opens, not from an early log stamp', a
   await world.idle();
   assert.equal(daemon.openDoors[0]?.closesAt, world.time.now + 10_000);
 });
+
+test('a door whose save is slow holds up no other door\'s decision; the same door and source waits for it', async () => {
+  const world = fakeWorld();
+  const record = world.ports.state.record;
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const recorded: string[] = [];
+  world.ports.state.record = async (change) => {
+    const source = 'opened' in change ? change.opened.source : change.closed;
+    recorded.push(source);
+    if (source === '10.0.0.2') await held;
+    await record(change);
+  };
+  const daemon = world.daemon(configWith([door]));
+  await daemon.start();
+  knockAll(world, '10.0.0.2');
+  knockAll(world, '10.0.0.3');
+  const other = open.replace('10.0.0.2', '10.0.0.3');
+  for (let i = 0; i < 1000 && !world.commands.includes(other); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(world.commands, [other], 'the other source\'s door opened while the first save hangs; the first door waits for its save');
+  knockAll(world, '10.0.0.2');
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(recorded, ['10.0.0.2', '10.0.0.3'], 'the re-knock of 10.0.0.2 is not decided before its first save is on disk');
+  release();
+  await world.idle();
+  assert.deepEqual(world.commands, [other, open], 'opened once its save is done; the re-knock extended it');
+  assert.deepEqual(recorded, ['10.0.0.2', '10.0.0.3', '10.0.0.2']);
+  assert.equal(daemon.openDoors.length, 2);
+});

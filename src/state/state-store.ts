@@ -205,6 +205,12 @@ export class StateStore {
     return this.journal.then((journal) => journal.compact(snapshot));
   }
 
+  /** Folds the journals into the snapshot now; resolves once it is on disk. */
+  compact(): Promise<void> {
+    this.journal ??= this.load().then(() => this.journal as Promise<StateJournal>);
+    return this.journal.then((journal) => journal.compact());
+  }
+
   /** Every record so far is on disk (or failed). */
   async flushed(): Promise<void> {
     await (await this.journal)?.flushed();
