@@ -54,6 +54,8 @@ export class StateStore {
   /** Opened and checked once; every later read and rename goes through it, never the path again. */
   private directory: TrustedDirectory | undefined;
   private journal: Promise<StateJournal> | undefined;
+  /** Closed at exit: a decision still in flight then must fail, not load the state again. */
+  private closed = false;
   /** What time-steps.json holds: it is written only when a time-based door opened. */
   private usedStepsWritten: string | undefined;
   private usedStepsWanted: string | undefined;
@@ -75,6 +77,7 @@ export class StateStore {
    * or written, NFK_PERMISSION when others could write to it (its commands would then not be trustworthy).
    */
   async load(): Promise<LoadedState> {
+    this.closed = false;
     const dir = await this.prepareDirectory();
     await this.removeStaleTempFiles(dir);
     const snapshot = await this.loadSnapshot(dir);
@@ -172,8 +175,14 @@ export class StateStore {
    * the records that arrived while the previous write was in flight (group commit).
    */
   record(change: JournalRecord): Promise<void> {
+    return this.opened().then((journal) => journal.append(change));
+  }
+
+  /** The journal, loading the state first if nothing did (tools and tests may save without a load). */
+  private opened(): Promise<StateJournal> {
+    if (this.closed) return Promise.reject(stateIo(`the state store of ${this.dir} is closed`));
     this.journal ??= this.load().then(() => this.journal as Promise<StateJournal>);
-    return this.journal.then((journal) => journal.append(change));
+    return this.journal;
   }
 
   /** Writes time-steps.json if `usedSteps` differ from what it holds; later calls coalesce. */
@@ -201,14 +210,12 @@ export class StateStore {
    */
   save(pending: readonly PendingClose[]): Promise<void> {
     const snapshot = pending.map((p) => ({ ...p }));
-    this.journal ??= this.load().then(() => this.journal as Promise<StateJournal>);
-    return this.journal.then((journal) => journal.compact(snapshot));
+    return this.opened().then((journal) => journal.compact(snapshot));
   }
 
   /** Folds the journals into the snapshot now; resolves once it is on disk. */
   compact(): Promise<void> {
-    this.journal ??= this.load().then(() => this.journal as Promise<StateJournal>);
-    return this.journal.then((journal) => journal.compact());
+    return this.opened().then((journal) => journal.compact());
   }
 
   /** Every record so far is on disk (or failed). */
@@ -243,11 +250,13 @@ export class StateStore {
 
   /**
    * Writes what is queued, folds the journals into the snapshot (so that the file is whole whenever
-   * no daemon runs) and closes the directory; a later load or save opens and checks it again.
+   * no daemon runs) and closes the directory. Records after it are refused (a decision still in
+   * flight at exit); a later load opens and checks the directory again.
    */
   async close(): Promise<void> {
     const journal = await this.journal?.catch(() => undefined);
     this.journal = undefined;
+    this.closed = true;
     await journal?.close();
     await this.usedStepsWriting;
     const dir = this.directory;
