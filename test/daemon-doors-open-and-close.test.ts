@@ -180,3 +180,23 @@ test('a door whose save is slow holds up no other door\'s decision; the same doo
   assert.deepEqual(recorded, ['10.0.0.2', '10.0.0.3', '10.0.0.2']);
   assert.equal(daemon.openDoors.length, 2);
 });
+
+test('a door opened after another but closing before it moves the close timer earlier', async () => {
+  const world = fakeWorld();
+  const quick = makeDoor({ name: 'quick', sequence: '7100:udp,8100:tcp,9100:udp', cmdTimeoutMs: 2_000, stopCommand: 'close quick %IP%' });
+  const daemon = world.daemon(configWith([door, quick]));
+  await daemon.start();
+  knockAll(world);
+  await world.idle();
+  for (const [port, protocol] of [[7100, 'udp'], [8100, 'tcp'], [9100, 'udp']] as const) {
+    world.knock({ source: '10.0.0.2', family: 4, destination: '10.0.0.1', port, protocol, tcpFlags: protocol === 'tcp' ? 2 : 0 });
+  }
+  await world.idle();
+  await world.time.advance(1_999);
+  assert.ok(!world.commands.includes('close quick 10.0.0.2'));
+  await world.time.advance(1);
+  assert.ok(world.commands.includes('close quick 10.0.0.2'), 'closed at its own cmd_timeout, not the first door\'s');
+  assert.ok(!world.commands.includes(close));
+  await world.time.advance(8_000);
+  assert.ok(world.commands.includes(close));
+});

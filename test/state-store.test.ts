@@ -386,3 +386,17 @@ test('a failed append rejects with NFK_STATE_IO, and later records go to a new j
   await store.record({ opened: pendingClose('y') });
   assert.deepEqual((await new StateStore(dir).load()).pending.map((p) => p.id), ['a', 'b', 'y']);
 });
+
+test('after close (exit) a record is refused rather than loading the state again; a load opens it again', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const store = new StateStore(dir);
+  await store.load();
+  await store.record({ opened: pendingClose('a') });
+  await store.close();
+  await assert.rejects(store.record({ opened: pendingClose('late') }), (error: unknown) => isNfknockError(error) && error.code === 'NFK_STATE_IO' && /closed/.test(error.message));
+  assert.deepEqual((await store.load()).pending.map((p) => p.id), ['a']);
+  await store.record({ closed: 'a' });
+  await store.close();
+  assert.deepEqual((await new StateStore(dir).load()).pending, []);
+});

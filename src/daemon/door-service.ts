@@ -262,7 +262,7 @@ export class DoorService {
       this.schedule.disarm();
       return;
     }
-    this.schedule.arm(this.keeper.list().filter((pending) => !this.keeper.isClosing(pending.id)));
+    this.schedule.arm(this.keeper.waiting());
   }
 
   private closeDue(): Promise<void> {

@@ -4,8 +4,8 @@ import { sameClose, type PendingClose } from './pending-close.js';
 export type { PendingClose };
 
 /**
- * Which doors are open for whom, and when each closes. Pure: the daemon persists `list()` and runs
- * the commands; this only records (open-decision.ts decides). A door whose stop command is running stays listed (and so
+ * Which doors are open for whom, and when each closes. Pure: the daemon records each change (the
+ * state journal) and runs the commands; this only records (open-decision.ts decides). A door whose stop command is running stays listed (and so
  * persisted) until `finishClose`: a crash in between must run the stop command again, never forget it.
  */
 export class DoorKeeper {
@@ -31,7 +31,7 @@ export class DoorKeeper {
     return { id: this.newId(fields.door, fields.source, fields.openedAt), ...fields };
   }
 
-  /** Records a planned open (or extension); the caller persists `list()` right after. */
+  /** Records a planned open (or extension); the caller records it in the state journal right after. */
   commit(pending: PendingClose): void {
     this.byId.set(pending.id, pending);
     if (!this.closing.has(pending.id)) this.openByKey.set(keyOf(pending.door, pending.source), pending.id);
@@ -107,6 +107,11 @@ export class DoorKeeper {
       if (next === undefined || pending.closesAt < next) next = pending.closesAt;
     }
     return next;
+  }
+
+  /** The doors not closing yet, unsorted (the close timer only wants the earliest). */
+  *waiting(): IterableIterator<PendingClose> {
+    for (const pending of this.byId.values()) if (!this.closing.has(pending.id)) yield pending;
   }
 
   /** What must be persisted: every door whose stop command has not completed. */
