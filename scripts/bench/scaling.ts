@@ -258,6 +258,7 @@ switch (scenario) {
         bytesPerOpen: Math.round(figures.bytesPerOpen),
         wholeFileUsPerOpen: round(figures.wholeFileUsPerOpen),
         wholeFileBytesPerOpen: Math.round(figures.wholeFileBytesPerOpen),
+        usPerClose: round(figures.usPerClose),
       },
     };
     break;

@@ -262,12 +262,15 @@ export class DoorService {
       this.schedule.disarm();
       return;
     }
-    this.schedule.arm(this.keeper.waiting());
+    this.schedule.arm(this.keeper.nextDeadline());
   }
 
   private closeDue(): Promise<void> {
     return this.exclusive(async () => {
-      this.closeDoors(this.keeper.takeDue(this.ports.clock.now(), this.schedule.dueByMonotonicClock()));
+      const due = this.keeper.takeDue(this.ports.clock.now(), this.schedule.dueByMonotonicClock());
+      // Closing: their deadlines are done (a failed stop tracks the retry's).
+      for (const pending of due) this.schedule.forget(pending.id);
+      this.closeDoors(due);
       this.scheduleCloses();
     }).catch((error: unknown) => {
       this.ports.logger.error({ err: error }, 'closing doors failed');
