@@ -154,7 +154,7 @@ async function wholeFileSaves(stateDir: string, open: readonly PendingClose[]): 
   const directory = await TrustedDirectory.open(stateDir, 'state-dir');
   try {
     const byId = new Map(open.map((pending) => [pending.id, pending]));
-    const saves = Math.max(10, Math.min(300, Math.round(3_000_000 / Math.max(1, open.length))));
+    const saves = Math.max(10, Math.min(300, Math.round(300_000 / Math.max(1, open.length))));
     globalThis.gc?.();
     const bytesBefore = writtenBytes();
     const cpu = process.cpuUsage();

@@ -40,6 +40,7 @@ export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsE
     return 1;
   }
   for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
+  for (const notice of loaded.notices ?? []) logger.warn({ notice }, 'state journal');
   if (loaded.pending.length === 0) {
     await store.close();
     return 0;
