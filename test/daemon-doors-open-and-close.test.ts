@@ -16,10 +16,11 @@ function knockAll(world: ReturnType<typeof fakeWorld>, source = '10.0.0.2') {
 test('the pending close is saved before the start command runs, and the stop command runs on time', async () => {
   const world = fakeWorld();
   const order: string[] = [];
-  const save = world.ports.state.save;
-  world.ports.state.save = async (state) => {
-    order.push(`save:${state.pending.length}`);
-    await save(state);
+  // Each record is one decision; the count is of the doors recorded once it is on disk.
+  const record = world.ports.state.record;
+  world.ports.state.record = async (change) => {
+    await record(change);
+    order.push(`save:${world.saved.at(-1)?.length}`);
   };
   const run = world.ports.runCommand;
   world.ports.runCommand = async (command, kind, about) => {
@@ -149,4 +150,53 @@ test('cmd_timeout runs from when the door opens, not from an early log stamp', a
   }
   await world.idle();
   assert.equal(daemon.openDoors[0]?.closesAt, world.time.now + 10_000);
+});
+
+test('a door whose save is slow holds up no other door\'s decision; the same door and source waits for it', async () => {
+  const world = fakeWorld();
+  const record = world.ports.state.record;
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const recorded: string[] = [];
+  world.ports.state.record = async (change) => {
+    const source = 'opened' in change ? change.opened.source : change.closed;
+    recorded.push(source);
+    if (source === '10.0.0.2') await held;
+    await record(change);
+  };
+  const daemon = world.daemon(configWith([door]));
+  await daemon.start();
+  knockAll(world, '10.0.0.2');
+  knockAll(world, '10.0.0.3');
+  const other = open.replace('10.0.0.2', '10.0.0.3');
+  for (let i = 0; i < 1000 && !world.commands.includes(other); i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(world.commands, [other], 'the other source\'s door opened while the first save hangs; the first door waits for its save');
+  knockAll(world, '10.0.0.2');
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(recorded, ['10.0.0.2', '10.0.0.3'], 'the re-knock of 10.0.0.2 is not decided before its first save is on disk');
+  release();
+  await world.idle();
+  assert.deepEqual(world.commands, [other, open], 'opened once its save is done; the re-knock extended it');
+  assert.deepEqual(recorded, ['10.0.0.2', '10.0.0.3', '10.0.0.2']);
+  assert.equal(daemon.openDoors.length, 2);
+});
+
+test('a door opened after another but closing before it moves the close timer earlier', async () => {
+  const world = fakeWorld();
+  const quick = makeDoor({ name: 'quick', sequence: '7100:udp,8100:tcp,9100:udp', cmdTimeoutMs: 2_000, stopCommand: 'close quick %IP%' });
+  const daemon = world.daemon(configWith([door, quick]));
+  await daemon.start();
+  knockAll(world);
+  await world.idle();
+  for (const [port, protocol] of [[7100, 'udp'], [8100, 'tcp'], [9100, 'udp']] as const) {
+    world.knock({ source: '10.0.0.2', family: 4, destination: '10.0.0.1', port, protocol, tcpFlags: protocol === 'tcp' ? 2 : 0 });
+  }
+  await world.idle();
+  await world.time.advance(1_999);
+  assert.ok(!world.commands.includes('close quick 10.0.0.2'));
+  await world.time.advance(1);
+  assert.ok(world.commands.includes('close quick 10.0.0.2'), 'closed at its own cmd_timeout, not the first door\'s');
+  assert.ok(!world.commands.includes(close));
+  await world.time.advance(8_000);
+  assert.ok(world.commands.includes(close));
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DoorKeeper } from '../src/doors/door-keeper.js';
+import { DoorKeeper, type PendingClose } from '../src/doors/door-keeper.js';
+import { DeadlineHeap } from '../src/core/deadline-heap.js';
 import { decideOpen } from '../src/doors/open-decision.js';
 import { simulate } from '../src/simulate/simulate.js';
 import type { Config } from '../src/core/types.js';
@@ -96,4 +97,54 @@ test('issue 13: %TIMEOUT% is cmd_timeout in whole seconds in both commands', () 
   const decision = decideOpen(new DoorKeeper(), door, '10.0.0.2', 4, NOW);
   assert.equal(decision.startCommand, 'nft add element inet f s { 10.0.0.2 timeout 3s }');
   assert.equal(decision.pending?.stopCommand, 'echo 3');
+});
+
+test('the deadline heap pops in time order whatever the pushes', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 200 }), (times) => {
+      const heap = new DeadlineHeap();
+      times.forEach((at, i) => heap.push(at, `d${i}`));
+      const popped: number[] = [];
+      for (let entry = heap.pop(); entry !== undefined; entry = heap.pop()) popped.push(entry.at);
+      assert.deepEqual(popped, [...times].sort((a, b) => a - b));
+    }),
+  );
+});
+
+test('takeDue and nextDeadline agree with a walk over every door, through extends, closes and retries', () => {
+  type Op = { kind: 'open' | 'extend' | 'take' | 'finish' | 'retry'; n: number; t: number };
+  const op: fc.Arbitrary<Op> = fc.record({ kind: fc.constantFrom('open', 'extend', 'take', 'finish', 'retry'), n: fc.integer({ min: 0, max: 5 }), t: fc.integer({ min: 0, max: 100 }) });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const keeper = new DoorKeeper();
+      const closing = new Set<string>();
+      let now = 0;
+      for (const { kind, n, t } of ops) {
+        const source = `10.0.0.${n}`;
+        const open = keeper.openFor('ssh', source);
+        if (kind === 'open' && !open) keeper.commit(keeper.newPendingClose({ door: 'ssh', source, family: 4, stopCommand: `close ${source}`, openedAt: now, closesAt: now + t }));
+        if (kind === 'extend' && open) keeper.commit({ ...open, closesAt: open.closesAt + t });
+        if (kind === 'take') {
+          now += t;
+          const expected = keeper.list().filter((p) => !closing.has(p.id) && p.closesAt <= now).map((p) => p.id).sort();
+          const taken = keeper.takeDue(now);
+          assert.deepEqual(taken.map((p) => p.id).sort(), expected);
+          assert.ok(taken.every((p, i) => i === 0 || (taken[i - 1] as PendingClose).closesAt <= p.closesAt), 'earliest first');
+          for (const p of taken) closing.add(p.id);
+        }
+        const someClosing = [...closing][n % Math.max(1, closing.size)];
+        if (kind === 'finish' && someClosing !== undefined) {
+          keeper.finishClose(someClosing);
+          closing.delete(someClosing);
+        }
+        if (kind === 'retry' && someClosing !== undefined) {
+          keeper.retryClose(someClosing, now + t);
+          closing.delete(someClosing);
+        }
+        const waiting = keeper.list().filter((p) => !closing.has(p.id));
+        assert.equal(keeper.nextDeadline(), waiting.length === 0 ? undefined : Math.min(...waiting.map((p) => p.closesAt)));
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseState, serializeState, STATE_VERSION, type PendingClose } from '../src/state/state-format.js';
 import { formatIPv4, formatIPv6 } from '../src/core/address.js';
+import { JOURNAL_HEADER, journalLine, parseJournal, type JournalRecord } from '../src/state/journal-format.js';
 
 const record = (overrides: Partial<PendingClose> = {}): PendingClose => ({
   id: 'c-1',
@@ -124,4 +125,67 @@ test('a duplicate id is reported; unreadable files give no records', () => {
     assert.deepEqual(parsed.pending, []);
     assert.match(parsed.problems[0] ?? '', reason);
   }
+});
+
+test('the snapshot names its first journal generation; files of earlier versions have none and read the same', () => {
+  const withJournal = parseState(serializeState([record()], 7));
+  assert.deepEqual(withJournal, { pending: [record()], problems: [], readable: true, journal: 7 });
+  assert.equal('journal' in parseState(serializeState([record()])), false);
+  // What the released version wrote (no "journal" field) reads unchanged.
+  const released = `{\n  "format": "nfknock-state",\n  "version": 1,\n  "pending": [\n    ${JSON.stringify(record())}\n  ]\n}\n`;
+  assert.deepEqual(parseState(released), { pending: [record()], problems: [], readable: true });
+  for (const bad of [-1, 1.5, '3', null]) assert.equal(parseState(JSON.stringify({ ...JSON.parse(serializeState([record()])), journal: bad })).journal, undefined);
+});
+
+const arbitraryRecord: fc.Arbitrary<JournalRecord> = fc.oneof(
+  arbitraryPending.map((opened) => ({ opened })),
+  fc.stringMatching(/^[A-Za-z0-9._:-]{1,40}$/).map((closed) => ({ closed })),
+);
+
+test('journal records round-trip exactly, one line each', () => {
+  fc.assert(
+    fc.property(fc.array(arbitraryRecord, { maxLength: 20 }), (records) => {
+      const text = `${JOURNAL_HEADER}\n${records.map(journalLine).join('')}`;
+      assert.equal(text.split('\n').length, records.length + 2);
+      assert.deepEqual(parseJournal(text), { records, problems: [], readable: true });
+    }),
+  );
+});
+
+test('a journal cut anywhere keeps every whole line, and only the last line can be torn', () => {
+  const records: JournalRecord[] = [{ opened: record() }, { opened: record({ id: 'c-2', source: 'fd00::2', family: 6 }) }, { closed: 'c-1' }];
+  const text = `${JOURNAL_HEADER}\n${records.map(journalLine).join('')}`;
+  for (let cut = 0; cut <= text.length; cut++) {
+    const parsed = parseJournal(text.slice(0, cut));
+    const whole = text.slice(0, cut).split('\n').length - 2;
+    assert.deepEqual(parsed.problems, [], `cut at ${cut}`);
+    assert.equal(parsed.readable, true);
+    assert.deepEqual(parsed.records, records.slice(0, Math.max(0, whole)), `cut at ${cut}`);
+    assert.equal(parsed.torn !== undefined, cut > 0 && text[cut - 1] !== '\n', `cut at ${cut}`);
+  }
+});
+
+test('damaged journal lines are reported with what they name and skipped alone; a wrong header makes the journal unusable', () => {
+  const bad = journalLine({ opened: record({ id: 'bad', source: '10.0.0.02' }) });
+  const text = `${JOURNAL_HEADER}\n${journalLine({ opened: record() })}${bad}opened {"id":\nclosed 42\nreopened "x"\n${journalLine({ closed: 'c-9' })}`;
+  const parsed = parseJournal(text);
+  assert.deepEqual(parsed.records, [{ opened: record() }, { closed: 'c-9' }]);
+  assert.equal(parsed.problems.length, 4);
+  assert.match(parsed.problems[0] ?? '', /^line 3: opened \(door "openSSH", source "10\.0\.0\.02"\): "source"/);
+  assert.match(parsed.problems[1] ?? '', /^line 4: .*damaged/);
+  assert.match(parsed.problems[2] ?? '', /^line 5: "closed" without an id/);
+  assert.match(parsed.problems[3] ?? '', /^line 6: unknown record "reopened"/);
+  assert.equal(parseJournal(`nfknock-journal 2\n${journalLine({ closed: 'x' })}`).readable, false);
+  assert.deepEqual(parseJournal(`nfknock-journal 2\n${journalLine({ closed: 'x' })}`).records, []);
+});
+
+test('fuzz: any journal text gives records that are valid, never a throw', () => {
+  const base = `${JOURNAL_HEADER}\n${journalLine({ opened: record() })}${journalLine({ closed: 'c-1' })}`;
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: base.length }), fc.integer({ min: 0, max: 20 }), fc.string({ maxLength: 10 }), (at, deleteCount, insert) => {
+      const parsed = parseJournal(base.slice(0, at) + insert + base.slice(at + deleteCount));
+      for (const r of parsed.records) if ('opened' in r) assert.deepEqual(parseState(serializeState([r.opened])).problems, []);
+    }),
+  );
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => void parseJournal(text)));
 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chown, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -192,7 +192,8 @@ test('a crash at any moment of a save leaves either the old or the new file', as
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const text = await readFile(join(dir, STATE_FILE_NAME), 'utf8');
-    assert.ok(versions.has(text), `round ${round}: the file is one complete version`);
+    // The snapshot also names its first journal generation, which moves with every save: compare the records.
+    assert.ok(versions.has(serializeState(parseState(text).pending)), `round ${round}: the file is one complete version`);
     assert.deepEqual(parseState(text).problems, []);
   }
   const loaded = await new StateStore(dir).load();
@@ -211,4 +212,191 @@ test('writeFileAtomic sets the requested mode regardless of the umask', async (t
   }
   assert.equal((await stat(path)).mode & 0o777, 0o644);
   assert.equal(await readFile(path, 'utf8'), 'x');
+});
+
+const journalOf = (generation: number) => `pending-closes.journal.${generation}`;
+
+test('a decision appends one line to the journal: the snapshot of the doors already open is not rewritten', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const many = Array.from({ length: 200 }, (_, i) => pendingClose(`old-${i}`));
+  await new StateStore(dir).save(many);
+  const snapshot = await readFile(join(dir, STATE_FILE_NAME), 'utf8');
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  assert.equal((await store.load()).pending.length, 200);
+  await store.record({ opened: pendingClose('new', '10.0.0.9') });
+  await store.record({ closed: 'old-7' });
+  assert.equal(await readFile(join(dir, STATE_FILE_NAME), 'utf8'), snapshot, 'the snapshot is untouched');
+  const names = (await readdir(dir)).sort();
+  assert.deepEqual(names, [journalOf(1), STATE_FILE_NAME]);
+  assert.equal((await stat(join(dir, journalOf(1)))).mode & 0o777, 0o600);
+  const lines = (await readFile(join(dir, journalOf(1)), 'utf8')).split('\n');
+  assert.deepEqual(lines.map((line) => line.split(' ')[0]), ['nfknock-journal', 'opened', 'closed', '']);
+  const loaded = await new StateStore(dir).load();
+  assert.equal(loaded.pending.length, 200);
+  assert.ok(loaded.pending.some((p) => p.id === 'new') && !loaded.pending.some((p) => p.id === 'old-7'));
+});
+
+test('records arriving while a write is in flight share the next fdatasync (group commit), in order', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  await store.save(Array.from({ length: 100 }, (_, i) => pendingClose(`keep-${i}`)));
+  const probe = await open(join(dir, 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  await rm(join(dir, 'probe'));
+  const datasync = prototype.datasync;
+  let syncs = 0;
+  prototype.datasync = function (this: unknown) {
+    syncs++;
+    return datasync.call(this);
+  };
+  try {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.record({ opened: pendingClose(`g-${i}`) })));
+  } finally {
+    prototype.datasync = datasync;
+  }
+  assert.ok(syncs <= 3, `50 records, ${syncs} fdatasyncs`);
+  const ids = (await new StateStore(dir).load()).pending.map((p) => p.id);
+  assert.deepEqual(ids.slice(100), Array.from({ length: 50 }, (_, i) => `g-${i}`));
+});
+
+test('upgrade: the pending-closes.json the released version wrote is read, and journal records on top', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  // The released version's file: no "journal" field, written whole at every decision.
+  await writeFile(join(dir, STATE_FILE_NAME), serializeState([pendingClose('a'), pendingClose('b', '10.0.0.3')]), { mode: 0o600 });
+  const store = new StateStore(dir);
+  assert.deepEqual((await store.load()).pending.map((p) => p.id), ['a', 'b']);
+  await store.record({ closed: 'a' });
+  await store.record({ opened: { ...pendingClose('b', '10.0.0.3'), closesAt: 99_000 } });
+  await store.record({ opened: pendingClose('c', '10.0.0.4') });
+  const loaded = await new StateStore(dir).load();
+  assert.deepEqual(loaded.pending.map((p) => [p.id, p.closesAt]), [['b', 99_000], ['c', 11_000]]);
+  assert.deepEqual(loaded.problems, []);
+  await store.close();
+  assert.deepEqual(await readdir(dir), [STATE_FILE_NAME], 'closing folds the journal into the snapshot');
+  assert.deepEqual(parseState(await readFile(join(dir, STATE_FILE_NAME), 'utf8')).pending.map((p) => p.id), ['b', 'c']);
+});
+
+test('a last journal line cut short by a crash is ignored and noted quietly; appends go to a new journal', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const line = (p: PendingClose) => `opened ${JSON.stringify(p)}\n`;
+  await writeFile(join(dir, journalOf(3)), `nfknock-journal 1\n${line(pendingClose('a'))}${line(pendingClose('b')).slice(0, 40)}`, { mode: 0o600 });
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  const loaded = await store.load();
+  assert.deepEqual(loaded.pending.map((p) => p.id), ['a']);
+  assert.deepEqual(loaded.problems, []);
+  assert.match(loaded.notices?.[0] ?? '', /pending-closes\.journal\.3: a last line cut short .* was ignored/);
+  await store.record({ opened: pendingClose('c') });
+  assert.ok((await readdir(dir)).includes(journalOf(4)), 'never appended after a torn line');
+  assert.deepEqual((await new StateStore(dir).load()).pending.map((p) => p.id).sort(), ['a', 'c']);
+});
+
+test('a corrupt journal record is reported and skipped, the rest replayed, and the journal copied aside', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const text = `nfknock-journal 1\nopened ${JSON.stringify(pendingClose('a'))}\nopened ${JSON.stringify({ ...pendingClose('x'), source: '10.0.0.002' })}\nclosed "gone"\nopened ${JSON.stringify(pendingClose('b'))}\n`;
+  await writeFile(join(dir, journalOf(1)), text, { mode: 0o600 });
+  const loaded = await new StateStore(dir, { now: () => 9 }).load();
+  assert.deepEqual(loaded.pending.map((p) => p.id), ['a', 'b']);
+  assert.equal(loaded.problems.length, 1);
+  assert.match(loaded.problems[0] ?? '', /journal\.1: skipped a record: line 3: opened \(door "openSSH", source "10\.0\.0\.002"\).*copied to .*journal\.1\.corrupt-9/);
+  assert.equal(await readFile(join(dir, `${journalOf(1)}.corrupt-9`), 'utf8'), text);
+  // A journal of a format this version does not read is moved aside whole.
+  await writeFile(join(dir, journalOf(2)), 'nfknock-journal 9\nsomething new\n', { mode: 0o600 });
+  const newer = await new StateStore(dir, { now: () => 10 }).load();
+  assert.match(newer.problems.at(-1) ?? '', /journal\.2 is unusable: the first line is not "nfknock-journal 1"; moved aside to .*journal\.2\.corrupt-10/);
+});
+
+test('a journal is created O_EXCL|O_NOFOLLOW in the checked directory: a symlink planted at its name is refused', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const target = join(dir, 'elsewhere');
+  await writeFile(target, 'untouched\n');
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  await store.load();
+  await symlink(target, join(dir, journalOf(1)));
+  await assert.rejects(store.record({ opened: pendingClose('a') }), (error: unknown) => isNfknockError(error) && error.code === 'NFK_STATE_IO');
+  assert.equal(await readFile(target, 'utf8'), 'untouched\n', 'never written through the link');
+  // Reading never follows it either: like a linked pending-closes.json, it is refused.
+  await assert.rejects(new StateStore(dir).load(), (error: unknown) => isNfknockError(error) && error.code === 'NFK_UNTRUSTED' && /journal\.1 is a symbolic link/.test(error.message));
+});
+
+for (const crashAfter of ['switched', 'snapshot-written', 'journals-removed'] as const) {
+  test(`a compaction that crashes after "${crashAfter}" loses nothing`, async (t) => {
+    const dir = await tempDir(t);
+    await chmod(dir, 0o700);
+    await new StateStore(dir).save([pendingClose('s1'), pendingClose('s2')]);
+    let crashed = false;
+    const store = new StateStore(dir, {
+      // The crash: from this step on the compaction never goes on (the process is gone).
+      compactionStep: (step) => (step === crashAfter ? ((crashed = true), new Promise<void>(() => undefined)) : Promise.resolve()),
+    });
+    await store.load();
+    await store.record({ opened: pendingClose('j1') });
+    await store.record({ closed: 's1' });
+    await store.record({ opened: { ...pendingClose('s2'), closesAt: 50_000 } });
+    void store.compact();
+    await waitUntil(() => crashed);
+    // Decisions go on while the compaction is stuck: they go to the new journal.
+    await store.record({ opened: pendingClose('after') });
+    await store.record({ closed: 'j1' });
+    const loaded = await new StateStore(dir).load();
+    assert.deepEqual(loaded.problems, []);
+    assert.deepEqual(loaded.pending.map((p) => [p.id, p.closesAt]).sort(), [['after', 11_000], ['s2', 50_000]]);
+  });
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('a snapshot names its first journal: journals older than it are never replayed over it', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  // A crash right after a save that replaced everything, before the old journal was removed.
+  await writeFile(join(dir, STATE_FILE_NAME), serializeState([pendingClose('new')], 5), { mode: 0o600 });
+  await writeFile(join(dir, journalOf(4)), `nfknock-journal 1\nopened ${JSON.stringify(pendingClose('stale'))}\n`, { mode: 0o600 });
+  await writeFile(join(dir, journalOf(5)), `nfknock-journal 1\nopened ${JSON.stringify(pendingClose('later'))}\n`, { mode: 0o600 });
+  const store = new StateStore(dir);
+  assert.deepEqual((await store.load()).pending.map((p) => p.id), ['new', 'later']);
+  await store.record({ opened: pendingClose('last') });
+  assert.ok((await readdir(dir)).includes(journalOf(6)));
+  await store.close();
+  assert.deepEqual(await readdir(dir), [STATE_FILE_NAME], 'the next compaction removes the stale journal too');
+  assert.deepEqual((await new StateStore(dir).load()).pending.map((p) => p.id), ['new', 'later', 'last']);
+});
+
+test('a failed append rejects with NFK_STATE_IO, and later records go to a new journal', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const store = new StateStore(dir);
+  t.after(() => store.close());
+  await store.save([pendingClose('a'), pendingClose('b')]);
+  await mkdir(join(dir, journalOf(1)));
+  await assert.rejects(store.record({ opened: pendingClose('x') }), (error: unknown) => isNfknockError(error) && error.code === 'NFK_STATE_IO' && /cannot append to .*journal\.1/.test(error.message));
+  await store.record({ closed: 'x' });
+  await store.record({ opened: pendingClose('y') });
+  assert.deepEqual((await new StateStore(dir).load()).pending.map((p) => p.id), ['a', 'b', 'y']);
+});
+
+test('after close (exit) a record is refused rather than loading the state again; a load opens it again', async (t) => {
+  const dir = await tempDir(t);
+  await chmod(dir, 0o700);
+  const store = new StateStore(dir);
+  await store.load();
+  await store.record({ opened: pendingClose('a') });
+  await store.close();
+  await assert.rejects(store.record({ opened: pendingClose('late') }), (error: unknown) => isNfknockError(error) && error.code === 'NFK_STATE_IO' && /closed/.test(error.message));
+  assert.deepEqual((await store.load()).pending.map((p) => p.id), ['a']);
+  await store.record({ closed: 'a' });
+  await store.close();
+  assert.deepEqual((await new StateStore(dir).load()).pending, []);
 });

@@ -8,7 +8,7 @@ import { exitStatusFor, isNfknockError } from '../src/core/errors.js';
 import { DoorKeeper } from '../src/doors/door-keeper.js';
 import { decideOpen } from '../src/doors/open-decision.js';
 import { serializeState, type PendingClose } from '../src/state/state-format.js';
-import { STATE_FILE_NAME } from '../src/state/state-store.js';
+import { StateStore, STATE_FILE_NAME } from '../src/state/state-store.js';
 import { defaultStatusCommandIo, readStatus, registerStatusCommand, type StatusCommandIo } from '../src/status/command.js';
 import { formatDuration, formatStatus, snapshotFromStateText } from '../src/status/status.js';
 
@@ -205,3 +205,44 @@ test('status shows the kernel\'s countdown of Open = doors next to the state fil
   assert.match(asked.out, /Kernel \(ipset nfknock-open4\/nfknock-open6\):\n  not readable: ipset is not installed/);
   assert.ok(isNfknockError((await run(['--state-dir', dir, '--firewall', 'pf'], { kernel })).error));
 }));
+
+test('status reads the journal on top of the snapshot, as the daemon loads them', withStateDir(async (dir) => {
+  const store = new StateStore(dir);
+  await store.save([pending(), pending({ id: 'gone-1', door: 'gone', source: '203.0.113.8' })]);
+  await store.record({ opened: pending({ id: 'web-3', door: 'web', source: '198.51.100.4', closesAt: NOW + 10_000 }) });
+  await store.record({ closed: 'gone-1' });
+  const files = readdirSync(dir).sort();
+  assert.deepEqual(files, ['pending-closes.journal.1', STATE_FILE_NAME], 'the records are in the journal, not the snapshot');
+  // A crash mid-append leaves a last line cut short: not a problem, its door never opened.
+  writeFileSync(join(dir, 'pending-closes.journal.1'), `${readFileSync(join(dir, 'pending-closes.journal.1'), 'utf8')}opened {"id":"half`);
+  const result = await run(['--state-dir', dir]);
+  assert.equal(result.error, undefined);
+  assert.match(result.out, /^web +198\.51\.100\.4/m);
+  assert.match(result.out, /^openSSH +203\.0\.113\.7/m);
+  assert.doesNotMatch(result.out, /gone/);
+  await store.close();
+}));
+
+test('a journal without a snapshot is read, and a damaged journal line is reported like a damaged record', withStateDir(async (dir) => {
+  writeFileSync(join(dir, 'pending-closes.journal.2'), `nfknock-journal 1\nopened ${JSON.stringify(pending())}\nopened {"id":\n`, { mode: 0o600 });
+  const result = await run(['--state-dir', dir]);
+  assert.match(result.out, /^openSSH +203\.0\.113\.7/m);
+  assert.equal((result.error as { code?: string }).code, 'NFK_STATE_CORRUPT');
+  assert.match(result.out + String((result.error as Error).message), /pending-closes\.journal\.2: line 3/);
+}));
+
+test('a compaction between status\'s reads (a journal gone) makes it read again', async () => {
+  let lists = 0;
+  const io = {
+    // The first listing still shows journal 1; by the time it is read, a compaction removed it.
+    listDir: async () => (lists++ === 0 ? ['pending-closes.journal.1'] : ['pending-closes.journal.2']),
+    readFile: async (path: string) => {
+      if (path.endsWith(STATE_FILE_NAME)) return lists <= 1 ? serializeState([]) : serializeState([pending()], 2);
+      if (path.endsWith('journal.2')) return 'nfknock-journal 1\n';
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    },
+  };
+  const snapshot = await readStatus('/s', io);
+  assert.deepEqual(snapshot.pending.map((p) => p.id), ['openSSH-1']);
+  assert.ok(lists >= 3, 'listed again after the vanished journal');
+});

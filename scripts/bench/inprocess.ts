@@ -154,7 +154,7 @@ async function nflogDaemonScenario(seconds: number): Promise<InProcessResult> {
     clock,
     logger,
     audit,
-    state: { save: async () => undefined },
+    state: { record: async () => undefined, saveUsedSteps: async () => undefined },
     runCommand: async () => {
       commands++;
       return { exitCode: 0, signal: null, timedOut: false, stderr: '' };

@@ -24,6 +24,7 @@ export const SCALING_PLANS: ScalingPlan[] = [
   { scenario: 'check-pairs', sizes: [200, 2000, 20000], what: '`nfknock check` of knockd-style open/close door pairs: CPU ms' },
   { scenario: 'rules', sizes: [200, 2000, 20000], what: '`nfknock rules` work in process (load, generate): CPU ms' },
   { scenario: 'rules-onetime', sizes: [1000, 10000, 100000], what: '`nfknock rules` for one door with a one-time file of this many lines: CPU ms' },
+  { scenario: 'open-doors', sizes: [10, 100, 1000, 10000], what: 'one more door opened with this many open, through DoorService and the StateStore journal on tmpfs: CPU µs per open (compaction share included), bytes written per open; the whole-file save of earlier versions in the extra columns' },
 ];
 
 function runScaling(script: string, scenario: string, size: number): Promise<ScalingResult> {
@@ -209,7 +210,15 @@ export function scalingGoals(rows: ScalingRow[], footprint: Footprint | undefine
       `- ... >= 1 000 000 with ${num(shared.size)} doors sharing the flood's first knock: ${verdict(shared.result.value >= 1e6)} (${num(shared.result.value)}: every scanner packet starts one attempt per door, ${growth(rows, 'shared')})`,
     );
   }
-  lines.push('- Per open/close cost independent of the doors open (state journal, group commit): not measured this session (the state store belongs to issues 10 and 11 today)');
+  const fewOpen = valueAt(rows, 'open-doors', 10);
+  const manyOpen = valueAt(rows, 'open-doors', 10000);
+  if (fewOpen && manyOpen) {
+    lines.push(
+      `- Opening the 10 000th concurrent door costs at most 2× the 10th: ${verdict(manyOpen.result.value <= 2 * fewOpen.result.value)} (${num(fewOpen.result.value)} vs ${num(manyOpen.result.value)} CPU µs per open; ${num(manyOpen.result.extra['bytesPerOpen'])} bytes written per open at 10 000, the whole-file save wrote ${num(manyOpen.result.extra['wholeFileBytesPerOpen'])} in ${num(manyOpen.result.extra['wholeFileUsPerOpen'])} µs)`,
+    );
+  } else {
+    lines.push('- Per open/close cost independent of the doors open (state journal, group commit): not measured this session');
+  }
   lines.push('- One-time line used with O(1) bytes written, 100 000 lines used up in linear time: not measured this session (state store, issue 11)');
   for (const [scenario, size, label] of [
     ['check', 20000, '`nfknock check` of 20 000 doors under 1 s'],

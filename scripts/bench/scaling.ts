@@ -2,7 +2,7 @@
  * The scaling benches (issue 14): how the cost of one packet, one reload, one `check` or `rules` run
  * grows with what grows. One scenario and size per process (bench.ts starts it with --expose-gc):
  *
- *   node --expose-gc scaling.js doors|shared|time|reload|check|check-pairs|rules|rules-onetime SIZE
+ *   node --expose-gc scaling.js doors|shared|time|reload|check|check-pairs|rules|rules-onetime|open-doors SIZE
  *
  * Prints one JSON line. Times are CPU time of this process (process.cpuUsage), not wall time: the
  * machine may be shared, and CPU time is what the work costs.
@@ -25,6 +25,7 @@ import type { Config, Door, KnockEvent, KnockStep } from '../../src/core/types.j
 import { benchConfText, buildMix, buildNflogBatches, rng } from './workload.js';
 import { measureAllocation, shiftTimestamps } from './measure.js';
 import { configText, oneTimeText } from './scaling-configs.js';
+import { openDoorsScenario } from './scaling-open-doors.js';
 
 export interface ScalingResult {
   scenario: string;
@@ -243,6 +244,25 @@ switch (scenario) {
   case 'rules-onetime':
     result = await commandScenario(scenario, size);
     break;
+  case 'open-doors': {
+    const figures = await openDoorsScenario(size);
+    const round = (n: number) => Math.round(n * 10) / 10;
+    result = {
+      scenario,
+      size,
+      value: round(figures.usPerOpen),
+      unit: 'CPU µs per open',
+      extra: {
+        appendUsPerOpen: round(figures.appendUsPerOpen),
+        compactionMs: round(figures.compactionMs),
+        bytesPerOpen: Math.round(figures.bytesPerOpen),
+        wholeFileUsPerOpen: round(figures.wholeFileUsPerOpen),
+        wholeFileBytesPerOpen: Math.round(figures.wholeFileBytesPerOpen),
+        usPerClose: round(figures.usPerClose),
+      },
+    };
+    break;
+  }
   default:
     throw new Error(`unknown scenario ${scenario}`);
 }

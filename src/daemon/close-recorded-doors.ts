@@ -31,7 +31,7 @@ const BROKEN_CONFIG = 'the configuration cannot be used: closing every door the 
 export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsEdges, why = BROKEN_CONFIG): Promise<number> {
   const { logger } = edges;
   if (!(await stat(stateDir).then((info) => info.isDirectory(), () => false))) return 0;
-  const store = new StateStore(stateDir);
+  const store = new StateStore(stateDir, { onProblem: (error) => logger.error({ err: error }, 'compacting the state journal failed; its records stay in the journal') });
   let loaded;
   try {
     loaded = await store.load();
@@ -40,14 +40,18 @@ export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsE
     return 1;
   }
   for (const problem of loaded.problems) logger.error({ problem }, 'state file problem');
-  if (loaded.pending.length === 0) return 0;
+  for (const notice of loaded.notices ?? []) logger.warn({ notice }, 'state journal');
+  if (loaded.pending.length === 0) {
+    await store.close();
+    return 0;
+  }
   logger.error({ doors: loaded.pending.length, stateDir }, why);
   const ports: DoorPorts = {
     clock: edges.clock,
     logger,
     audit: edges.audit,
     // The used time steps stay as they are: no door opens here.
-    state: { save: ({ pending }) => store.save(pending) },
+    state: { record: (change) => store.record(change), saveUsedSteps: async () => undefined },
     // Open = doors' kernel entries are removed too (nft/ipset), before their stop commands.
     ...queuedRunners(edges.commands, edges.commandTimeoutMs),
     oneTime: { read: async () => [], markUsed: async () => undefined },
@@ -55,5 +59,7 @@ export async function closeRecordedDoors(stateDir: string, edges: RecordedDoorsE
   const sequences = new SequenceBook();
   const doors = new DoorService(ports, { counters: new Counters(), timers: systemTimers, oneTime: new OneTimeDoors(ports, sequences), usedSteps: () => new Map() }, loaded.pending);
   await doors.stop({ closeAll: true, graceMs: 0 });
+  // Folds the journal into pending-closes.json: the file is whole while no daemon runs.
+  await store.close();
   return doors.openDoors().length;
 }

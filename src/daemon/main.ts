@@ -70,9 +70,10 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   const metrics = new DaemonMetrics(config, logger);
   const audit = new Audit(logger, sinks, verbosity.echoKnockdLines, (at, record) => metrics.observe(at, record));
 
-  const store = new StateStore(config.options.stateDir);
+  const store = new StateStore(config.options.stateDir, { onProblem: (error) => logger.error({ err: error }, 'compacting the state journal failed; its records stay in the journal') });
   const restored = await store.load();
   for (const problem of restored.problems) logger.error({ problem }, 'state file problem');
+  for (const notice of restored.notices ?? []) logger.warn({ notice }, 'state journal');
 
   const daemon = new Daemon(
     config,
@@ -81,10 +82,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
       logger,
       audit,
       state: {
-        save: async (state) => {
-          await store.saveState(state);
+        record: async (change) => {
+          await store.record(change);
           metrics.stateSaved();
         },
+        saveUsedSteps: (usedSteps) => store.saveUsedSteps(usedSteps),
       },
       ...queuedRunners(commands, commandTimeoutMs),
       oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
@@ -123,6 +125,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
   void logFirewallDrift(config, logger, () => oneTimeSteps(config));
   await notifyReady(logger);
   return serveSignals({ flags, config, daemon, logger, audit, knockLog, kernelLogTrust, hangups, stopEdges: async () => {
+    // The journal folded into pending-closes.json: the file is whole while no daemon runs.
+    await store.close();
     await metrics.stop();
     await closeEdges();
     await removePidFile(config.options.pidFile);

@@ -1,7 +1,9 @@
 /**
- * The two orders the door service keeps. Decisions and persistence run one at a time (`SerialQueue`)
- * so they never interleave; commands run in the lane of their (door, source) (`Lanes`), so a start and
- * the stop of the same door keep their order while a hung command delays nobody else's door.
+ * The orders the door service keeps. Decisions run one at a time (`SerialQueue`) so they never
+ * interleave; a decision's save, and commands, run in the lane of their (door, source) (`Lanes`, one
+ * set for each), so a start and the stop of the same door keep their order, the next decision for a
+ * door and source waits for the previous one's save, and a slow save or a hung command delays nobody
+ * else's door.
  */
 export class SerialQueue {
   private tail: Promise<void> = Promise.resolve();

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { sameClose, type PendingClose } from './pending-close.js';
+import { DeadlineHeap, type Deadline } from '../core/deadline-heap.js';
 
 export type { PendingClose };
 
 /**
- * Which doors are open for whom, and when each closes. Pure: the daemon persists `list()` and runs
- * the commands; this only records (open-decision.ts decides). A door whose stop command is running stays listed (and so
+ * Which doors are open for whom, and when each closes. Pure: the daemon records each change (the
+ * state journal) and runs the commands; this only records (open-decision.ts decides). A door whose stop command is running stays listed (and so
  * persisted) until `finishClose`: a crash in between must run the stop command again, never forget it.
  */
 export class DoorKeeper {
@@ -14,6 +15,8 @@ export class DoorKeeper {
   /** The door open for (door, source) that is not closing yet: the one a re-knock extends. */
   private readonly openByKey = new Map<string, string>();
   private readonly closing = new Set<string>();
+  /** closesAt of every commit; an entry whose door is gone, closing or moved is stale and skipped. */
+  private readonly deadlines = new DeadlineHeap();
   private sequence = 0;
 
   constructor(restored: readonly PendingClose[] = []) {
@@ -31,9 +34,10 @@ export class DoorKeeper {
     return { id: this.newId(fields.door, fields.source, fields.openedAt), ...fields };
   }
 
-  /** Records a planned open (or extension); the caller persists `list()` right after. */
+  /** Records a planned open (or extension); the caller records it in the state journal right after. */
   commit(pending: PendingClose): void {
     this.byId.set(pending.id, pending);
+    this.deadlines.push(pending.closesAt, pending.id);
     if (!this.closing.has(pending.id)) this.openByKey.set(keyOf(pending.door, pending.source), pending.id);
   }
 
@@ -49,21 +53,27 @@ export class DoorKeeper {
   }
 
   /**
-   * Marks as closing, and returns, every door due at `now` (or for which `alsoDue` says so), earliest
-   * first. They stay listed until `finishClose` or `retryClose`.
+   * Marks as closing, and returns, every door due at `now` (and those of `alsoDue`, ids due by another
+   * clock), earliest first. They stay listed until `finishClose` or `retryClose`. O(log n) per door
+   * taken: only the due deadlines are visited.
    */
-  takeDue(now: number, alsoDue: (pending: PendingClose) => boolean = () => false): PendingClose[] {
-    const due = [...this.byId.values()]
-      .filter((pending) => !this.closing.has(pending.id) && (pending.closesAt <= now || alsoDue(pending)))
-      .sort((a, b) => a.closesAt - b.closesAt);
-    for (const pending of due) this.markClosing(pending);
-    return due;
+  takeDue(now: number, alsoDue: Iterable<string> = []): PendingClose[] {
+    const due: PendingClose[] = [];
+    for (let top = this.deadlines.peek(); top !== undefined && top.at <= now; top = this.deadlines.peek()) {
+      this.deadlines.pop();
+      if (this.isCurrent(top)) this.markClosing(this.byId.get(top.id) as PendingClose, due);
+    }
+    for (const id of alsoDue) {
+      const pending = this.byId.get(id);
+      if (pending && !this.closing.has(id)) this.markClosing(pending, due);
+    }
+    return due.sort((a, b) => a.closesAt - b.closesAt);
   }
 
   /** Marks every open door as closing (closing all at exit, when asked to). */
   takeAll(): PendingClose[] {
-    const all = this.list().filter((pending) => !this.closing.has(pending.id));
-    for (const pending of all) this.markClosing(pending);
+    const all: PendingClose[] = [];
+    for (const pending of this.list()) if (!this.closing.has(pending.id)) this.markClosing(pending, all);
     return all;
   }
 
@@ -91,6 +101,7 @@ export class DoorKeeper {
     }
     const retried = { ...pending, closesAt };
     this.byId.set(id, retried);
+    this.deadlines.push(closesAt, id);
     if (!this.openByKey.has(key)) this.openByKey.set(key, id);
     return retried;
   }
@@ -99,14 +110,15 @@ export class DoorKeeper {
     return this.closing.has(id);
   }
 
-  /** The earliest deadline among doors not closing yet. */
+  /** The earliest deadline among doors not closing yet (O(log n) amortized). */
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    for (const pending of this.byId.values()) {
-      if (this.closing.has(pending.id)) continue;
-      if (next === undefined || pending.closesAt < next) next = pending.closesAt;
-    }
-    return next;
+    return this.deadlines.earliest((entry) => this.isCurrent(entry))?.at;
+  }
+
+  /** The heap entry is still a door's deadline: the door is there, not closing, and closes then. */
+  private isCurrent(entry: Deadline): boolean {
+    const pending = this.byId.get(entry.id);
+    return pending !== undefined && pending.closesAt === entry.at && !this.closing.has(entry.id);
   }
 
   /** What must be persisted: every door whose stop command has not completed. */
@@ -114,7 +126,8 @@ export class DoorKeeper {
     return [...this.byId.values()].sort((a, b) => a.closesAt - b.closesAt);
   }
 
-  private markClosing(pending: PendingClose): void {
+  private markClosing(pending: PendingClose, into: PendingClose[]): void {
+    into.push(pending);
     this.closing.add(pending.id);
     const key = keyOf(pending.door, pending.source);
     if (this.openByKey.get(key) === pending.id) this.openByKey.delete(key);

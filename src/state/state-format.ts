@@ -28,10 +28,23 @@ export interface ParsedState {
   problems: string[];
   /** False when the file as a whole is unusable (not JSON, wrong format, newer version). */
   readable: boolean;
+  /**
+   * The first journal generation recorded on top of this snapshot (journal-format.ts); older journals
+   * are already in it. Absent in files of earlier versions: every journal counts.
+   */
+  journal?: number;
 }
 
-export function serializeState(pending: readonly PendingClose[]): string {
-  const records = pending.map((p) => ({
+/** `journal`: see ParsedState.journal; earlier versions ignore the field and read the same records. */
+export function serializeState(pending: readonly PendingClose[], journal?: number): string {
+  const records = pending.map(recordFields);
+  const head = journal === undefined ? { format: STATE_FORMAT, version: STATE_VERSION } : { format: STATE_FORMAT, version: STATE_VERSION, journal };
+  return `${JSON.stringify({ ...head, pending: records }, null, 2)}\n`;
+}
+
+/** The fields a pending close is saved with, in a fixed order (the journal writes the same object). */
+export function recordFields(p: PendingClose): Record<string, unknown> {
+  return {
     id: p.id,
     door: p.door,
     source: p.source,
@@ -41,8 +54,7 @@ export function serializeState(pending: readonly PendingClose[]): string {
     openedAt: p.openedAt,
     closesAt: p.closesAt,
     ...(p.firewall ? { firewall: p.firewall } : {}),
-  }));
-  return `${JSON.stringify({ format: STATE_FORMAT, version: STATE_VERSION, pending: records }, null, 2)}\n`;
+  };
 }
 
 const MAX_ID = 128;
@@ -65,6 +77,7 @@ export function parseState(text: string): ParsedState {
     return unreadable(`unsupported version ${JSON.stringify(document.version)} (this nfknock reads version ${STATE_VERSION})`);
   }
   if (!Array.isArray(document.pending)) return unreadable('"pending" is not an array');
+  const journal = Number.isSafeInteger(document.journal) && (document.journal as number) >= 0 ? (document.journal as number) : undefined;
 
   const pending: PendingClose[] = [];
   const problems: string[] = [];
@@ -80,10 +93,11 @@ export function parseState(text: string): ParsedState {
       pending.push(checked);
     }
   });
-  return { pending, problems, readable: true };
+  return { pending, problems, readable: true, ...(journal === undefined ? {} : { journal }) };
 }
 
-function checkRecord(raw: unknown): PendingClose | string {
+/** One pending close as the state file and the journal hold it: the record, or why it cannot be used. */
+export function checkRecord(raw: unknown): PendingClose | string {
   if (!isRecord(raw)) return 'not an object';
   const { id, door, source, family, stopCommand, open, openedAt, closesAt } = raw;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID || !ID_PATTERN.test(id)) {
@@ -120,7 +134,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Door and source of a rejected record when they are readable, so the operator knows what to close by hand. */
-function describe(raw: unknown): string {
+export function describe(raw: unknown): string {
   if (!isRecord(raw)) return '';
   const parts: string[] = [];
   if (typeof raw.door === 'string') parts.push(`door ${JSON.stringify(raw.door.slice(0, MAX_DOOR))}`);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
@@ -6,7 +6,8 @@ import { defaultOptions } from '../core/types.js';
 import { STATE_FILE_NAME } from '../state/state-store.js';
 import { parseStats } from '../metrics/stats-file.js';
 import { formatStats } from './stats.js';
-import { formatStatus, missingSnapshot, snapshotFromStateText, type StatusSnapshot } from './status.js';
+import { formatStatus, missingSnapshot, snapshotFromStateFiles, type JournalText, type StatusSnapshot } from './status.js';
+import { journalGeneration } from '../state/journal-format.js';
 import { readKernelView, type KernelView } from '../firewall/kernel-edge.js';
 import { formatKernelReport, kernelReport, kernelReportJson } from '../firewall/kernel-status.js';
 import { checkFirewall, checkNftTable, FIREWALL_KINDS } from '../config/option-values.js';
@@ -25,6 +26,8 @@ export interface StatusCommandOptions {
 
 export interface StatusCommandIo {
   readFile(path: string): Promise<string>;
+  /** The names in a directory, to find the state journals; absent: only the snapshot is read. */
+  listDir?(path: string): Promise<string[]>;
   now(): number;
   out(text: string): void;
   /** What the kernel holds in nfknock's sets (issue 13). */
@@ -33,30 +36,57 @@ export interface StatusCommandIo {
 
 export const defaultStatusCommandIo: StatusCommandIo = {
   readFile: (path) => readFile(path, 'utf8'),
+  listDir: (path) => readdir(path),
   now: () => Date.now(),
   out: (text) => process.stdout.write(text),
   kernel: (firewall, nftTable) => readKernelView(firewall, undefined, nftTable),
 };
 
+/** A compaction moved the state on while it was being read: read it again, this many times at most. */
+const MAX_STATUS_READS = 5;
+
 /**
  * Reads the daemon's pending closes, read-only: unlike the daemon's StateStore it never creates the
- * directory, never moves a bad file aside, so it is safe while the daemon runs (the daemon replaces
- * the file by rename, so a read sees the old or the new file, never half of one).
+ * directory, never moves a bad file aside, so it is safe while the daemon runs. The daemon replaces
+ * the snapshot by rename and only appends to journals, so each read sees whole files; a compaction
+ * between the reads shows as a journal that appeared or vanished, and the state is read again.
  */
-export async function readStatus(stateDir: string, io: Pick<StatusCommandIo, 'readFile'> = defaultStatusCommandIo): Promise<StatusSnapshot> {
+export async function readStatus(stateDir: string, io: Pick<StatusCommandIo, 'readFile' | 'listDir'> = defaultStatusCommandIo): Promise<StatusSnapshot> {
   const file = join(stateDir, STATE_FILE_NAME);
-  let text: string;
+  for (let attempt = 1; ; attempt++) {
+    const names = await journalNames(stateDir, io);
+    const text = await readStateFile(file, io);
+    const journals: JournalText[] = [];
+    for (const name of names) {
+      const journal = await readStateFile(join(stateDir, name), io);
+      if (journal === undefined) break;
+      journals.push({ name, text: journal });
+    }
+    const settled = journals.length === names.length && (await journalNames(stateDir, io)).join('/') === names.join('/');
+    if (!settled && attempt < MAX_STATUS_READS) continue;
+    if (text === undefined && journals.length === 0) return missingSnapshot(file);
+    return snapshotFromStateFiles(text, journals, file);
+  }
+}
+
+async function journalNames(stateDir: string, io: Pick<StatusCommandIo, 'listDir'>): Promise<string[]> {
+  if (!io.listDir) return [];
+  const names = await io.listDir(stateDir).catch(() => [] as string[]);
+  return names.filter((name) => journalGeneration(name) !== undefined).sort();
+}
+
+/** A file of the state directory; undefined when it does not exist. */
+async function readStateFile(file: string, io: Pick<StatusCommandIo, 'readFile'>): Promise<string | undefined> {
   try {
-    text = await io.readFile(file);
+    return await io.readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return missingSnapshot(file);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     if (code === 'EACCES' || code === 'EPERM') {
       throw new NfknockError(ErrorCodes.PERMISSION, `cannot read ${file}: the state directory is root's alone (run nfknock status as root)`, { cause: error });
     }
     throw new NfknockError(ErrorCodes.STATE_IO, `cannot read ${file}: ${code ?? String(error)}`, { cause: error });
   }
-  return snapshotFromStateText(text, file);
 }
 
 export async function runStatusCommand(options: StatusCommandOptions, io: StatusCommandIo = defaultStatusCommandIo): Promise<void> {

@@ -2,6 +2,7 @@ import { ErrorCodes, NfknockError } from '../core/errors.js';
 import { escapeControlCharacters } from '../logging/knockd-format.js';
 import type { PendingClose } from '../state/state-format.js';
 import { parseStateLeniently } from '../state/state-salvage.js';
+import { journalGeneration, parseJournal, replay } from '../state/journal-format.js';
 
 /** What the state directory says about open doors, read without changing anything. */
 export interface StatusSnapshot {
@@ -19,14 +20,41 @@ export interface StatusSnapshot {
  * NFK_STATE_CORRUPT; a file with some bad records keeps the good ones and lists the bad.
  */
 export function snapshotFromStateText(text: string, stateFile: string): StatusSnapshot {
-  const parsed = parseStateLeniently(text);
+  return snapshotFromStateFiles(text, [], stateFile);
+}
+
+/** A journal of the state directory (journal-format.ts): its name and text. */
+export interface JournalText {
+  name: string;
+  text: string;
+}
+
+/**
+ * Pure: the snapshot's text (undefined: absent) and the journals on top of it, replayed as the daemon
+ * loads them: only the generations from the one the snapshot names, in order; a last line cut short
+ * by a crash is no problem (its door never opened).
+ */
+export function snapshotFromStateFiles(text: string | undefined, journals: readonly JournalText[], stateFile: string): StatusSnapshot {
+  const parsed = text === undefined ? { pending: [], problems: [], readable: true } : parseStateLeniently(text);
   if (!parsed.readable) {
     throw new NfknockError(ErrorCodes.STATE_CORRUPT, `the state file is unusable: ${parsed.problems.join('; ')}; the daemon moves it aside at its next start`, {
       location: { file: stateFile },
     });
   }
-  const pending = [...parsed.pending].sort((a, b) => a.closesAt - b.closesAt || a.door.localeCompare(b.door) || a.source.localeCompare(b.source));
-  return { stateFile, found: true, pending, problems: parsed.problems };
+  const live = new Map(parsed.pending.map((pending) => [pending.id, pending]));
+  const problems = [...parsed.problems];
+  const first = 'journal' in parsed ? (parsed.journal ?? 0) : 0;
+  const ordered = journals
+    .map((journal) => ({ ...journal, generation: journalGeneration(journal.name) }))
+    .filter((journal): journal is JournalText & { generation: number } => journal.generation !== undefined && journal.generation >= first)
+    .sort((a, b) => a.generation - b.generation);
+  for (const journal of ordered) {
+    const read = parseJournal(journal.text);
+    replay(live, read.records);
+    problems.push(...read.problems.map((problem) => `${journal.name}${read.readable ? '' : ' is unusable'}: ${problem}`));
+  }
+  const pending = [...live.values()].sort((a, b) => a.closesAt - b.closesAt || a.door.localeCompare(b.door) || a.source.localeCompare(b.source));
+  return { stateFile, found: true, pending, problems };
 }
 
 export function missingSnapshot(stateFile: string): StatusSnapshot {

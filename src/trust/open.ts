@@ -169,6 +169,11 @@ export class TrustedDirectory {
     }
   }
 
+  /** fsync of the directory itself: makes a name created or removed in it durable. */
+  sync(): Promise<void> {
+    return this.handle.sync();
+  }
+
   /** Rejects when this process cannot create files in the directory. */
   checkWritable(): Promise<void> {
     return access(`/proc/self/fd/${this.handle.fd}`, constants.W_OK | constants.X_OK);

@@ -96,6 +96,8 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
     oneTimeMarked: [],
     knock: (event) => sink?.event({ ...event, at: event.at ?? time.now }),
     daemon: (config, restored) => {
+      // What the store would have loaded: the records that follow build on it.
+      for (const pending of restored?.pending ?? []) recorded.set(pending.id, { ...pending });
       const daemon = new Daemon(config, world.ports, restored);
       time.idle = () => daemon.idle();
       return daemon;
@@ -104,15 +106,22 @@ export function fakeWorld(options: { outcome?: CommandOutcome } = {}): FakeWorld
     ports: placeholderPorts,
   };
   const logger = pino({ level: 'silent' });
+  const recorded = new Map<string, PendingClose>();
   world.ports = {
     clock: time.clock,
     monotonicNow: () => time.monotonic,
     logger,
     audit: new Audit(logger, [{ write: (_at, message) => lines.push(message) }], false),
     state: {
-      save: async ({ pending }) => {
+      // Replays each record, as a load would, and keeps the list after each save.
+      record: async (change) => {
         if (world.failSaves) throw new Error('disk full');
-        world.saved.push(pending.map((p) => ({ ...p })));
+        if ('opened' in change) recorded.set(change.opened.id, { ...change.opened });
+        else recorded.delete(change.closed);
+        world.saved.push([...recorded.values()].sort((a, b) => a.closesAt - b.closesAt));
+      },
+      saveUsedSteps: async () => {
+        if (world.failSaves) throw new Error('disk full');
       },
     },
     runCommand: async (command) => {
