@@ -69,6 +69,8 @@ export class DoorService {
   private readonly stopAttempts = new Map<string, number>();
   /** (door, source) whose last start command failed: a re-knock runs it again. */
   private readonly failedStarts = new Set<string>();
+  /** One-time lines being burnt, each with the decision that follows it. */
+  private readonly burns = new Set<Promise<void>>();
 
   constructor(
     private readonly ports: DoorPorts,
@@ -96,18 +98,32 @@ export class DoorService {
   async idle(): Promise<void> {
     for (;;) {
       const decisions = this.serial.drained();
-      await Promise.all([decisions, ...this.lanes.all()]);
-      // Commands queue decisions (forgetting a closed door) and decisions queue commands: go again
-      // until a round found nothing new.
-      if (this.serial.drained() === decisions && this.lanes.all().length === 0) return;
+      await Promise.all([decisions, ...this.lanes.all(), ...this.burns]);
+      // Commands queue decisions (forgetting a closed door), decisions queue commands and burns queue
+      // decisions: go again until a round found nothing new.
+      if (this.serial.drained() === decisions && this.lanes.all().length === 0 && this.burns.size === 0) return;
     }
   }
 
   open(door: Door, source: string, family: Family, at: number, sequence: Candidate): void {
     if (this.stopping) return;
-    void this.exclusive(() => this.openDoor(door, source, family, at, sequence)).catch((error: unknown) =>
-      this.ports.logger.error({ err: error, door: door.name, source }, 'door operation failed'),
+    const decide = () => this.exclusive(() => this.openDoor(door, source, family, at, sequence));
+    // A one-time line is burnt before the decision, even when the door is already open for this
+    // source (or it would stay usable in the file after a restart), but outside the decision queue:
+    // its write and fdatasync hold up no other door's decision.
+    const opening = sequence.line === undefined ? decide() : this.burning(this.parts.oneTime.burn(door, sequence, source).then((burnt) => (burnt ? decide() : undefined)));
+    void opening.catch((error: unknown) => this.ports.logger.error({ err: error, door: door.name, source }, 'door operation failed'));
+  }
+
+  /** Tracks a burn and the decision after it, so that `idle` and `stop` wait for them too. */
+  private burning(work: Promise<void>): Promise<void> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
     );
+    this.burns.add(settled);
+    void settled.then(() => this.burns.delete(settled));
+    return work;
   }
 
   /** Closes the doors already overdue and arms the timer for the rest. */
@@ -123,12 +139,14 @@ export class DoorService {
   async stop(options: { closeAll: boolean; graceMs: number }): Promise<void> {
     if (options.closeAll) {
       this.closingAll = true;
+      // A line already burnt opens its door first, so that the close below closes it too.
+      await Promise.all(this.burns);
       const closes = await this.exclusive(async () => this.closeDoors(this.keeper.takeAll()));
       // Doors already closing when we stopped are waited for too; unrelated hung starts are not.
       await Promise.all([...closes, ...this.lanes.busy(this.keeper.list().map((p) => laneOf(p.door, p.source)))]);
       await this.serial.drained();
     } else {
-      await this.within(this.serial.drained(), options.graceMs);
+      await this.within(Promise.all(this.burns).then(() => this.serial.drained()), options.graceMs);
     }
     this.stopping = true;
     this.schedule.disarm();
@@ -136,9 +154,6 @@ export class DoorService {
 
   private async openDoor(door: Door, source: string, family: Family, at: number, sequence: Candidate): Promise<void> {
     const { audit, clock } = this.ports;
-    // A one-time line is burnt before anything else, even when the door is already open for this
-    // source: otherwise it would stay usable in the file after a reload or restart.
-    if (!(await this.parts.oneTime.burn(door, sequence, source))) return;
     // cmd_timeout runs from now, when the command runs, not from the knock's log stamp: a log source
     // may stamp lines up to a second early (rsyslog imkmsg), and a door must not close early.
     const decision = decideOpen(this.keeper, door, source, family, Math.max(at, clock.now()));
