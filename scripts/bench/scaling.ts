@@ -2,7 +2,7 @@
  * The scaling benches (issue 14): how the cost of one packet, one reload, one `check` or `rules` run
  * grows with what grows. One scenario and size per process (bench.ts starts it with --expose-gc):
  *
- *   node --expose-gc scaling.js doors|shared|time|reload|check|check-pairs|rules|rules-onetime SIZE
+ *   node --expose-gc scaling.js doors|shared|time|reload|check|check-pairs|rules|rules-onetime|one-time SIZE
  *
  * Prints one JSON line. Times are CPU time of this process (process.cpuUsage), not wall time: the
  * machine may be shared, and CPU time is what the work costs.
@@ -25,6 +25,7 @@ import type { Config, Door, KnockEvent, KnockStep } from '../../src/core/types.j
 import { benchConfText, buildMix, buildNflogBatches, rng } from './workload.js';
 import { measureAllocation, shiftTimestamps } from './measure.js';
 import { configText, oneTimeText } from './scaling-configs.js';
+import { oneTimeScenario } from './scaling-one-time.js';
 
 export interface ScalingResult {
   scenario: string;
@@ -242,6 +243,9 @@ switch (scenario) {
   case 'rules':
   case 'rules-onetime':
     result = await commandScenario(scenario, size);
+    break;
+  case 'one-time':
+    result = await oneTimeScenario(size);
     break;
   default:
     throw new Error(`unknown scenario ${scenario}`);
