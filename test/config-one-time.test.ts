@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseOneTimeFile, parseOneTimeSequences } from '../src/config/one-time.js';
+import { checkOneTimeSequences, parseOneTimeFile, parseOneTimeSequences } from '../src/config/one-time.js';
 import { ConfigError } from '../src/config/problems.js';
 import { formatSequence } from '../src/config/sequence.js';
 import { ErrorCodes } from '../src/core/errors.js';
@@ -54,7 +54,7 @@ test('formatted sequences parse back to the same steps (property)', () => {
   );
 });
 
-test("the byte reader reads as the text reader, and each unused line's offset and length hold its bytes (property)", () => {
+test("the byte reader reads as the text reader (and the checker refuses what it refuses); each unused line's offset and length hold its bytes (property)", () => {
   const piece = fc.constantFrom('7000', ',', ':udp', ':tcp', ' ', '\t', '\r', '#', 'x', 'é', '\uFEFF', '\n', '\n', '\n', '1', '65535', '0');
   const bytes = fc.oneof(
     fc.array(piece, { maxLength: 40 }).map((parts) => Buffer.from(parts.join(''), 'utf8')),
@@ -71,7 +71,10 @@ test("the byte reader reads as the text reader, and each unused line's offset an
   };
   fc.assert(
     fc.property(bytes, (file) => {
-      assert.deepEqual(outcome(() => parseOneTimeFile(file, FILE)), outcome(() => parseOneTimeSequences(file.toString('utf8'), FILE)));
+      const byText = outcome(() => parseOneTimeSequences(file.toString('utf8'), FILE));
+      assert.deepEqual(outcome(() => parseOneTimeFile(file, FILE)), byText);
+      const checked = outcome(() => (checkOneTimeSequences(file.toString('utf8'), FILE), { lines: [] }));
+      assert.deepEqual(checked, 'problems' in byText ? byText : { lines: [] }, 'checkOneTimeSequences refuses exactly what the parser refuses');
       let placed;
       try {
         placed = parseOneTimeFile(file, FILE).lines;

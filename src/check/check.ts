@@ -83,8 +83,9 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     warnings.push({ code, severity, door: door.name, file: door.file ?? config.file, line: (key && door.keyLines[key]) || door.line, message });
 
   const closers = new CloserIndex(config.doors, deletionOf, opens);
+  const services = new Set(facts.listening.map((l) => `${l.port}/${l.protocol}`));
   for (const door of config.doors) {
-    checkPorts(door, facts, warn);
+    checkPorts(door, facts, services, warn);
     checkSequence(door, warn);
     checkCommands(door, closers, warn);
     checkTimeouts(door, warn);
@@ -98,7 +99,7 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
   const ranks = new Map<string, number>([[config.file, -1]]);
   for (const door of config.doors) if (door.file !== undefined && !ranks.has(door.file)) ranks.set(door.file, ranks.size);
   const fileRank = (file: string) => ranks.get(file) ?? 0;
-  warnings.sort((a, b) => fileRank(a.file) - fileRank(b.file) || a.line - b.line || a.code.localeCompare(b.code));
+  warnings.sort((a, b) => fileRank(a.file) - fileRank(b.file) || a.line - b.line || codeRank(a.code) - codeRank(b.code));
   return {
     file: config.file,
     exampleAddress: example4,
@@ -110,13 +111,27 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
 
 type Warn = (door: Door, code: WarningCode, message: string, severity?: 'warning' | 'note', key?: string) => void;
 
+const codeRanks = new Map<string, number>();
+
+/** Warnings on one line are ordered by code as `localeCompare` orders them, ranked once per code rather than compared per pair. */
+function codeRank(code: WarningCode): number {
+  let rank = codeRanks.get(code);
+  if (rank === undefined) {
+    const codes = [...codeRanks.keys(), code].sort((a, b) => a.localeCompare(b));
+    codeRanks.clear();
+    codes.forEach((known, i) => codeRanks.set(known, i));
+    rank = codeRanks.get(code) as number;
+  }
+  return rank;
+}
+
 const stepText = (step: KnockStep) => `${step.port}/${step.protocol}`;
 
-function checkPorts(door: Door, facts: ListeningFacts, warn: Warn): void {
-  const open = new Set(facts.listening.map((l) => `${l.port}/${l.protocol}`));
+/** `services`: the listening sockets as `port/protocol`, made once for all doors. */
+function checkPorts(door: Door, facts: ListeningFacts, services: ReadonlySet<string>, warn: Warn): void {
   const knocked = new Set(door.steps.map(stepText));
   for (const port of knocked) {
-    if (open.has(port)) {
+    if (services.has(port)) {
       warn(door, 'knock-port-is-service', `knock port ${port} is also a listening service: every client of that service knocks without knowing`, 'warning', 'sequence');
     }
   }

@@ -5,7 +5,7 @@ import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Config, Door, IncludeDirective } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
 import { matchingNames, mergeDropIns, parseIncludePattern } from './include.js';
-import { parseOneTimeSequences } from './one-time.js';
+import { checkOneTimeSequences } from './one-time.js';
 import { MIN_SECRET_BYTES, parseConfig } from './parse.js';
 import { ConfigError, throwIfAny, type ConfigProblem } from './problems.js';
 import { readTrustedFile } from '../trust/open.js';
@@ -132,7 +132,7 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
     return;
   }
   try {
-    parseOneTimeSequences(decodeUtf8(bytes, file), file);
+    checkOneTimeSequences(decodeUtf8(bytes, file), file);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);

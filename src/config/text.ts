@@ -4,17 +4,24 @@
  * know Unicode (trim eats U+00A0, 'K' (Kelvin) lower-cases to 'k'), which would change what a
  * command means or let an exotic spelling match a key knockd would refuse.
  */
-const C_SPACE = new Set([' ', '\t', '\n', '\v', '\f', '\r']);
+/** isspace() in the C locale: ' ', '\t', '\n', '\v', '\f', '\r' (char codes, for the loops that run per config line). */
+function isCSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
+}
 
 export function cTrim(text: string): string {
   let start = 0;
   let end = text.length;
-  while (start < end && C_SPACE.has(text[start] as string)) start++;
-  while (end > start && C_SPACE.has(text[end - 1] as string)) end--;
-  return text.slice(start, end);
+  while (start < end && isCSpace(text.charCodeAt(start))) start++;
+  while (end > start && isCSpace(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
+const ASCII_UPPER = /[A-Z]/;
+
 export function asciiLower(text: string): string {
+  // Most keys and protocols are written in lower case already: no new string for them.
+  if (!ASCII_UPPER.test(text)) return text;
   return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 }
 

@@ -163,7 +163,8 @@ export async function oneTimeSteps(config: Config): Promise<Map<string, KnockSte
   const result = new Map<string, KnockStep[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;
-    result.set(door.name, (await readOneTimeLines(door)).flatMap((line) => line.steps));
+    const file = door.oneTimeFile;
+    result.set(door.name, parseOneTimeFile((await readTrustedFile(file, 'one-time', MAX_ONE_TIME_BYTES)).bytes, file).lines.flatMap((line) => line.steps));
   }
   return result;
 }
