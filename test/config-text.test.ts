@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { asciiLower, cTrim } from '../src/config/text.js';
+import { asciiLower, cTrim, forEachLine, splitLines } from '../src/config/text.js';
 
 const C_SPACES = new Set([' ', '\t', '\n', '\v', '\f', '\r']);
 
@@ -28,4 +28,16 @@ test('cTrim trims exactly C isspace() and asciiLower lowers exactly A-Z (propert
   assert.equal(cTrim(' \t\v\f\r\n'), '');
   assert.equal(cTrim('\u00a0x\u00a0'), '\u00a0x\u00a0');
   assert.equal(asciiLower('\u212aEY'), '\u212aey');
+});
+
+test('forEachLine visits exactly the lines splitLines gives, numbered from 1 (property)', () => {
+  const piece = fc.constantFrom('\n', '\r\n', '\uFEFF', 'a', ' ', '', '#x');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 12 }).map((parts) => parts.join('')), (text) => {
+      const visited: [string, number][] = [];
+      forEachLine(text, (raw, line) => visited.push([raw, line]));
+      assert.deepEqual(visited, splitLines(text).map((raw, i) => [raw, i + 1]));
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -83,7 +83,7 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     warnings.push({ code, severity, door: door.name, file: door.file ?? config.file, line: (key && door.keyLines[key]) || door.line, message });
 
   const closers = new CloserIndex(config.doors, deletionOf, opens);
-  const services = new Set(facts.listening.map((l) => `${l.port}/${l.protocol}`));
+  const services = new Set(facts.listening.map(serviceKey));
   for (const door of config.doors) {
     checkPorts(door, facts, services, warn);
     checkSequence(door, warn);
@@ -127,13 +127,17 @@ function codeRank(code: WarningCode): number {
 
 const stepText = (step: KnockStep) => `${step.port}/${step.protocol}`;
 
-/** `services`: the listening sockets as `port/protocol`, made once for all doors. */
-function checkPorts(door: Door, facts: ListeningFacts, services: ReadonlySet<string>, warn: Warn): void {
-  const knocked = new Set(door.steps.map(stepText));
-  for (const port of knocked) {
-    if (services.has(port)) {
-      warn(door, 'knock-port-is-service', `knock port ${port} is also a listening service: every client of that service knocks without knowing`, 'warning', 'sequence');
-    }
+/** A port and protocol as one number, for the set of listening sockets made once for all doors. */
+const serviceKey = (socket: { port: number; protocol: Protocol }) => socket.port * 2 + (socket.protocol === 'udp' ? 1 : 0);
+
+function checkPorts(door: Door, facts: ListeningFacts, services: ReadonlySet<number>, warn: Warn): void {
+  // Each knocked port once, in sequence order.
+  const warned: number[] = [];
+  for (const step of door.steps) {
+    const key = serviceKey(step);
+    if (!services.has(key) || warned.includes(key)) continue;
+    warned.push(key);
+    warn(door, 'knock-port-is-service', `knock port ${stepText(step)} is also a listening service: every client of that service knocks without knowing`, 'warning', 'sequence');
   }
   const spec = door.timeSequence;
   if (spec) {
@@ -296,5 +300,6 @@ export function formatCheckReport(report: CheckReport): string {
   if (report.doors.some((d) => d.commands.length > 0)) {
     out.push('', `Commands are shown for a knock from ${report.exampleAddress} (IPv6: ${report.exampleAddress6}).`);
   }
-  return `${out.join('\n')}\n`;
+  out.push(''); // the final newline, without copying the whole report once more
+  return out.join('\n');
 }

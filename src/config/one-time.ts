@@ -2,7 +2,7 @@ import type { KnockStep } from '../core/types.js';
 import { ErrorCodes } from '../core/errors.js';
 import { throwIfAny, type ConfigProblem } from './problems.js';
 import { parseSequence } from './sequence.js';
-import { cTrim, splitLines } from './text.js';
+import { cTrim, forEachLine } from './text.js';
 
 export interface OneTimeSequences {
   /** Unused sequences, in file order; `line` is 1-based. */
@@ -29,9 +29,9 @@ export interface PlacedOneTimeLine {
 export function parseOneTimeSequences(text: string, file: string): OneTimeSequences {
   const problems: ConfigProblem[] = [];
   const lines: OneTimeSequences['lines'] = [];
-  splitLines(text).forEach((raw, index) => {
-    const steps = parseOneTimeLine(raw, index + 1, file, problems);
-    if (steps) lines.push({ line: index + 1, steps });
+  forEachLine(text, (raw, line) => {
+    const steps = parseOneTimeLine(raw, line, file, problems);
+    if (steps) lines.push({ line, steps });
   });
   throwIfAny(problems);
   return { lines };
@@ -43,13 +43,7 @@ export function parseOneTimeSequences(text: string, file: string): OneTimeSequen
  */
 export function checkOneTimeSequences(text: string, file: string): void {
   const problems: ConfigProblem[] = [];
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  for (let start = 0, line = 1; ; line++) {
-    const newline = body.indexOf('\n', start);
-    parseOneTimeLine(body.slice(start, newline === -1 ? body.length : newline), line, file, problems);
-    if (newline === -1) break;
-    start = newline + 1;
-  }
+  forEachLine(text, (raw, line) => void parseOneTimeLine(raw, line, file, problems));
   throwIfAny(problems);
 }
 

@@ -31,4 +31,18 @@ export function splitLines(text: string): string[] {
   return body.split('\n');
 }
 
+/**
+ * `splitLines(text).forEach(visit)` with 1-based line numbers, without the array: a line no longer
+ * needed is garbage at once, instead of being kept (and copied by each young GC) until the last one.
+ */
+export function forEachLine(text: string, visit: (raw: string, line: number) => void): void {
+  const from = text.startsWith('\uFEFF') ? 1 : 0;
+  for (let start = from, line = 1; ; line++) {
+    const newline = text.indexOf('\n', start);
+    visit(text.slice(start, newline === -1 ? text.length : newline), line);
+    if (newline === -1) return;
+    start = newline + 1;
+  }
+}
+
 export const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
