@@ -47,9 +47,10 @@ export async function loadConfig(path: string): Promise<Config> {
   throwIfAny(problems);
   const config = mergeDropIns(parsed, dropIns);
   for (const door of config.doors) {
+    // Only doors that have one: an await per door and kind is a promise and a turn each, 20 000 doors or not.
     const file = door.file ?? path;
-    await completeTimeSequence(door, file, files.get(file) as Stats, problems);
-    await checkOneTimeFile(door, file, problems);
+    if (door.timeSequence) await completeTimeSequence(door, file, files.get(file) as Stats, problems);
+    if (door.oneTimeFile !== undefined) await checkOneTimeFile(door, file, problems);
   }
   throwIfAny(problems);
   return config;
