@@ -57,7 +57,10 @@ export class OneTimeFiles {
 
   private async burn(path: string, dir: TrustedDirectory, name: string, wanted: OneTimeLine): Promise<void> {
     const opened = await dir.openChild(name, 'one-time', BURN_FLAGS).catch((error: unknown) => {
-      throw readError(path, error);
+      if (error instanceof NfknockError) throw error;
+      // EACCES: a file the daemon cannot write (mode 0400 under a unit without CAP_DAC_OVERRIDE).
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot open the one-time sequence file ${path} to mark a line used (${code})`, { cause: error, location: { file: path } });
     });
     if (!opened) throw readError(path, Object.assign(new Error(`${name}: no such file`), { code: 'ENOENT' }));
     const { handle, stats } = opened;
@@ -124,7 +127,7 @@ async function stillInPlace(handle: FileHandle, stats: Stats, known: KnownFile, 
   const from = line.offset > 0 && known.bytes[line.offset - 1] === NEWLINE ? line.offset - 1 : line.offset;
   const to = Math.min(line.offset + line.length + 1, known.bytes.length);
   const expected = known.bytes.subarray(from, to);
-  const found = Buffer.alloc(expected.length);
+  const found = Buffer.allocUnsafe(expected.length); // compared only when read whole
   const { bytesRead } = await handle.read(found, 0, found.length, from);
   return bytesRead === found.length && found.equals(expected) ? line : undefined;
 }
