@@ -45,6 +45,26 @@ test('the sweep cuts and joins marks exactly as comparing every segment with eve
   );
 });
 
+test('... also when many segments share a door and a flag test (a one-time door\'s ports), overlapping or touching (property)', () => {
+  const flags = [
+    { required: 0, forbidden: 0 },
+    { required: 2, forbidden: 16 },
+    { required: 2, forbidden: 0 },
+  ];
+  const segment = fc.record({
+    from: fc.integer({ min: 1, max: 30 }),
+    width: fc.integer({ min: 0, max: 4 }),
+    flags: fc.integer({ min: 0, max: flags.length - 1 }),
+    door: fc.constantFrom('a', 'b'),
+  }).map((s): Segment => ({ protocol: 'tcp', from: s.from, to: s.from + s.width, tcpFlags: { ...flags[s.flags]! }, door: s.door }));
+  fc.assert(
+    fc.property(fc.array(segment, { maxLength: 60 }), (segments) => {
+      assert.deepEqual(sweepMarks('tcp', segments), pairwiseMarks('tcp', segments));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 type Warning = { door: string; code: string; message: string };
 
 function pairwiseDoorPairs(doors: Door[]): Warning[] {

@@ -30,6 +30,11 @@ test('a knock port that is also a listening service is flagged, for its protocol
   assert.deepEqual(codes([good()], { listening: [{ protocol: 'udp', port: 9000 }] }), []);
   const timed = good({ steps: [], timeSequence: { length: 4, portMin: 40000, portMax: 41000, periodSeconds: 30, protocols: 'udp' } });
   assert.deepEqual(codes([timed], { listening: [{ protocol: 'udp', port: 40500 }] }), ['knock-port-is-service']);
+  // Each knocked service once, in sequence order, however often the sequence knocks it.
+  const twice = good({ steps: steps('9000', '7000', '9000', '8000:udp', '8000:udp') });
+  const facts: ListeningFacts = { listening: [{ protocol: 'udp', port: 8000 }, { protocol: 'tcp', port: 9000 }, { protocol: 'tcp', port: 8000 }] };
+  const messages = checkConfig(config([twice]), facts).warnings.filter((w) => w.code === 'knock-port-is-service').map((w) => w.message.split(' is ')[0]);
+  assert.deepEqual(messages, ['knock port 9000/tcp', 'knock port 8000/udp']);
 });
 
 test('short, repeating and rising sequences are flagged', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseOneTimeSequences } from '../src/config/one-time.js';
+import { checkOneTimeSequences, parseOneTimeFile, parseOneTimeSequences } from '../src/config/one-time.js';
 import { ConfigError } from '../src/config/problems.js';
 import { formatSequence } from '../src/config/sequence.js';
 import { ErrorCodes } from '../src/core/errors.js';
@@ -51,5 +51,42 @@ test('formatted sequences parse back to the same steps (property)', () => {
       assert.deepEqual(parsed.lines.map((l) => l.line), sequences.map((_, i) => i + 1));
     }),
     { numRuns: 500 },
+  );
+});
+
+test("the byte reader reads as the text reader (and the checker refuses what it refuses); each unused line's offset and length hold its bytes (property)", () => {
+  const piece = fc.constantFrom('7000', ',', ':udp', ':tcp', ' ', '\t', '\r', '#', 'x', 'é', '\uFEFF', '\n', '\n', '\n', '1', '65535', '0');
+  const bytes = fc.oneof(
+    fc.array(piece, { maxLength: 40 }).map((parts) => Buffer.from(parts.join(''), 'utf8')),
+    fc.uint8Array({ maxLength: 40 }).map((array) => Buffer.from(array)),
+    fc.array(piece, { maxLength: 40 }).map((parts) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(parts.join(''), 'utf8')])),
+  );
+  const outcome = (read: () => { lines: { line: number; steps: unknown }[] }) => {
+    try {
+      return { lines: read().lines.map(({ line, steps }) => ({ line, steps })) };
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return { problems: error.problems };
+    }
+  };
+  fc.assert(
+    fc.property(bytes, (file) => {
+      const byText = outcome(() => parseOneTimeSequences(file.toString('utf8'), FILE));
+      assert.deepEqual(outcome(() => parseOneTimeFile(file, FILE)), byText);
+      const checked = outcome(() => (checkOneTimeSequences(file.toString('utf8'), FILE), { lines: [] }));
+      assert.deepEqual(checked, 'problems' in byText ? byText : { lines: [] }, 'checkOneTimeSequences refuses exactly what the parser refuses');
+      let placed;
+      try {
+        placed = parseOneTimeFile(file, FILE).lines;
+      } catch {
+        return;
+      }
+      const textLines = file.toString('utf8').replace(/^\uFEFF/, '').split('\n');
+      for (const line of placed) {
+        assert.equal(file.subarray(line.offset, line.offset + line.length).toString('utf8'), textLines[line.line - 1]);
+        assert.ok(line.offset === 0 || file[line.offset - 1] === 0x0a || (line.line === 1 && line.offset === 3));
+      }
+    }),
+    { numRuns: 2000 },
   );
 });

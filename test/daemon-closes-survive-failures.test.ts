@@ -97,6 +97,30 @@ test('a one-time line knocked while the door is already open for that source is 
   assert.equal(world.commands.length, 1, 'the second knock only extended the open door');
 });
 
+test('a one-time line still being burnt holds up no other door, and its own door opens only once it is burnt', async () => {
+  const world = fakeWorld();
+  const once = makeDoor({ name: 'once', steps: [], oneTimeFile: '/etc/knockd/once', startCommand: 'once %IP%' });
+  const fixed = makeDoor({ name: 'fixed', startCommand: 'fixed %IP%' });
+  world.ports.oneTime.read = async () => [{ line: 1, steps: steps('2000,3000') }];
+  let release: (() => void) | undefined;
+  world.ports.oneTime.markUsed = async (door, line) => {
+    await new Promise<void>((resolve) => (release = resolve));
+    world.oneTimeMarked.push({ door: door.name, line: line.line });
+  };
+  const daemon = world.daemon(configWith([once, fixed]));
+  await daemon.start();
+  knock(world, '10.0.0.2', ['2000:tcp', '3000:tcp']);
+  knock(world, '10.0.0.3');
+  await settle();
+  assert.ok(release, 'the burn started');
+  assert.deepEqual(world.commands, ['fixed 10.0.0.3'], 'the other door opened while the line was being burnt');
+  assert.deepEqual(daemon.openDoors.map((p) => p.door), ['fixed']);
+  release();
+  await world.idle();
+  assert.deepEqual(world.oneTimeMarked, [{ door: 'once', line: 1 }]);
+  assert.deepEqual(world.commands, ['fixed 10.0.0.3', 'once 10.0.0.2']);
+});
+
 test('a hung start command of one door does not delay the close of another', async () => {
   const world = fakeWorld();
   let release: (() => void) | undefined;

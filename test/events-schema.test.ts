@@ -31,7 +31,10 @@ const calls: Record<string, (audit: Audit) => void> = {
     a.broken(1, '10.0.0.2', 'ssh', 1, action);
   },
   timedOut: (a) => a.timedOut(1, '10.0.0.2', 'ssh', 1),
-  open: (a) => a.open(1, '10.0.0.2', 'ssh', 'fixed'),
+  open: (a) => {
+    a.open(1, '10.0.0.2', 'ssh', 'fixed');
+    a.open(1, '10.0.0.2', 'ssh', 'line:3', '7000:tcp,8000:tcp,9000:tcp');
+  },
   extended: (a) => a.extended(1, '10.0.0.2', 'ssh', 2),
   replay: (a) => a.replay(1, '10.0.0.2', 'ssh', 'line:3'),
   running: (a) => a.running(1, '10.0.0.2', 'ssh', 'true', 'start'),

@@ -113,7 +113,7 @@ test('without FILE the config\'s KernelLog is replayed, and as the dedicated fil
   }
 });
 
-test('one-time doors use the file\'s unused lines; --include-used also accepts lines nfknock marked used', async () => {
+test('one-time doors use the file\'s unused lines; --include-used also accepts lines commented out with a # in front (nfknock before in-place marking), not lines marked in place', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfk-h-sim-'));
   try {
     const sequences = join(dir, 'mail.seq');

@@ -26,7 +26,7 @@ export const nfknockdSections: ManSection[] = [
     title: 'Files',
     body: [
       '/etc/knockd.conf: the configuration (knockd\'s format).',
-      '/var/lib/nfknock: pending closes and used time steps (StateDir); one-time sequence files the unit must rewrite belong here too (/etc is read-only to the unit).',
+      '/var/lib/nfknock: pending closes and used time steps (StateDir); one-time sequence files the unit must write to (a used line is marked in place) belong here too (/etc is read-only to the unit).',
       '/var/log/nfknock/knockd.log: the recommended LogFile (the unit\'s LogsDirectory, rotated by /etc/logrotate.d/nfknock).',
       '/run/nfknock-firewall/generation: written by nfknock-firewall.service after each load of the rules.',
       '/usr/share/doc/nfknock/deploying.md: deploying on a real host, step by step.',

@@ -18,16 +18,20 @@ export function missingBackstop(door: Door): { openLine: string } | undefined {
   if (door.open !== undefined) return undefined;
   const starts = [resolveStartCommand(door, 4), resolveStartCommand(door, 6)].filter((command): command is string => command !== undefined);
   if (starts.length === 0 || starts.some((command) => KERNEL_TIMEOUT.test(command))) return undefined;
-  return { openLine: `Open = ${suggestedPorts(starts)}` };
+  // Without Start_Command_6 both families run the same command: its ports are read once.
+  return { openLine: `Open = ${suggestedPorts(starts[1] === starts[0] ? starts.slice(0, 1) : starts)}` };
 }
 
 function suggestedPorts(commands: readonly string[]): string {
   const written: string[] = [];
   for (const command of commands) {
-    for (const [, protocol, ports] of command.matchAll(IPTABLES_PORT)) {
-      for (const port of (ports ?? '').split(',')) written.push(`${port.replace(':', '-')}:${protocol}`);
+    // The literal each pattern needs, looked for first: `check` runs this for every door.
+    if (command.includes('--dport')) {
+      for (const [, protocol, ports] of command.matchAll(IPTABLES_PORT)) {
+        for (const port of (ports ?? '').split(',')) written.push(`${port.replace(':', '-')}:${protocol}`);
+      }
     }
-    for (const [, protocol, port] of command.matchAll(NFT_ELEMENT_PORT)) written.push(`${port}:${protocol}`);
+    if (command.includes('.')) for (const [, protocol, port] of command.matchAll(NFT_ELEMENT_PORT)) written.push(`${port}:${protocol}`);
   }
   const parsed = parseOpenPorts([...new Set(written)].join(','));
   return parsed.ok ? formatOpenPorts(parsed.ports) : 'PORT:tcp';

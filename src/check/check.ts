@@ -83,8 +83,9 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
     warnings.push({ code, severity, door: door.name, file: door.file ?? config.file, line: (key && door.keyLines[key]) || door.line, message });
 
   const closers = new CloserIndex(config.doors, deletionOf, opens);
+  const services = new Set(facts.listening.map(serviceKey));
   for (const door of config.doors) {
-    checkPorts(door, facts, warn);
+    checkPorts(door, facts, services, warn);
     checkSequence(door, warn);
     checkCommands(door, closers, warn);
     checkTimeouts(door, warn);
@@ -98,7 +99,7 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
   const ranks = new Map<string, number>([[config.file, -1]]);
   for (const door of config.doors) if (door.file !== undefined && !ranks.has(door.file)) ranks.set(door.file, ranks.size);
   const fileRank = (file: string) => ranks.get(file) ?? 0;
-  warnings.sort((a, b) => fileRank(a.file) - fileRank(b.file) || a.line - b.line || a.code.localeCompare(b.code));
+  warnings.sort((a, b) => fileRank(a.file) - fileRank(b.file) || a.line - b.line || codeRank(a.code) - codeRank(b.code));
   return {
     file: config.file,
     exampleAddress: example4,
@@ -110,15 +111,33 @@ export function checkConfig(config: Config, facts: ListeningFacts, exampleAddres
 
 type Warn = (door: Door, code: WarningCode, message: string, severity?: 'warning' | 'note', key?: string) => void;
 
+const codeRanks = new Map<string, number>();
+
+/** Warnings on one line are ordered by code as `localeCompare` orders them, ranked once per code rather than compared per pair. */
+function codeRank(code: WarningCode): number {
+  let rank = codeRanks.get(code);
+  if (rank === undefined) {
+    const codes = [...codeRanks.keys(), code].sort((a, b) => a.localeCompare(b));
+    codeRanks.clear();
+    codes.forEach((known, i) => codeRanks.set(known, i));
+    rank = codeRanks.get(code) as number;
+  }
+  return rank;
+}
+
 const stepText = (step: KnockStep) => `${step.port}/${step.protocol}`;
 
-function checkPorts(door: Door, facts: ListeningFacts, warn: Warn): void {
-  const open = new Set(facts.listening.map((l) => `${l.port}/${l.protocol}`));
-  const knocked = new Set(door.steps.map(stepText));
-  for (const port of knocked) {
-    if (open.has(port)) {
-      warn(door, 'knock-port-is-service', `knock port ${port} is also a listening service: every client of that service knocks without knowing`, 'warning', 'sequence');
-    }
+/** A port and protocol as one number, for the set of listening sockets made once for all doors. */
+const serviceKey = (socket: { port: number; protocol: Protocol }) => socket.port * 2 + (socket.protocol === 'udp' ? 1 : 0);
+
+function checkPorts(door: Door, facts: ListeningFacts, services: ReadonlySet<number>, warn: Warn): void {
+  // Each knocked port once, in sequence order.
+  const warned: number[] = [];
+  for (const step of door.steps) {
+    const key = serviceKey(step);
+    if (!services.has(key) || warned.includes(key)) continue;
+    warned.push(key);
+    warn(door, 'knock-port-is-service', `knock port ${stepText(step)} is also a listening service: every client of that service knocks without knowing`, 'warning', 'sequence');
   }
   const spec = door.timeSequence;
   if (spec) {
@@ -281,5 +300,6 @@ export function formatCheckReport(report: CheckReport): string {
   if (report.doors.some((d) => d.commands.length > 0)) {
     out.push('', `Commands are shown for a knock from ${report.exampleAddress} (IPv6: ${report.exampleAddress6}).`);
   }
-  return `${out.join('\n')}\n`;
+  out.push(''); // the final newline, without copying the whole report once more
+  return out.join('\n');
 }

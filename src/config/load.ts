@@ -5,7 +5,7 @@ import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Config, Door, IncludeDirective } from '../core/types.js';
 import { decodeBase32 } from './base32.js';
 import { matchingNames, mergeDropIns, parseIncludePattern } from './include.js';
-import { parseOneTimeSequences } from './one-time.js';
+import { checkOneTimeSequences } from './one-time.js';
 import { MIN_SECRET_BYTES, parseConfig } from './parse.js';
 import { ConfigError, throwIfAny, type ConfigProblem } from './problems.js';
 import { readTrustedFile } from '../trust/open.js';
@@ -47,9 +47,10 @@ export async function loadConfig(path: string): Promise<Config> {
   throwIfAny(problems);
   const config = mergeDropIns(parsed, dropIns);
   for (const door of config.doors) {
+    // Only doors that have one: an await per door and kind is a promise and a turn each, 20 000 doors or not.
     const file = door.file ?? path;
-    await completeTimeSequence(door, file, files.get(file) as Stats, problems);
-    await checkOneTimeFile(door, file, problems);
+    if (door.timeSequence) await completeTimeSequence(door, file, files.get(file) as Stats, problems);
+    if (door.oneTimeFile !== undefined) await checkOneTimeFile(door, file, problems);
   }
   throwIfAny(problems);
   return config;
@@ -132,7 +133,7 @@ async function checkOneTimeFile(door: Door, configPath: string, problems: Config
     return;
   }
   try {
-    parseOneTimeSequences(decodeUtf8(bytes, file), file);
+    checkOneTimeSequences(decodeUtf8(bytes, file), file);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);

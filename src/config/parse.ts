@@ -381,13 +381,7 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
   const door: Door = { name: section.name, steps, seqTimeoutMs, tcpFlags, cmdTimeoutMs, line: section.line, keyLines: {} };
   for (const [key, entry] of entries) door.keyLines[key] = entry.line;
   if (target !== undefined) door.target = target;
-  const commands = [
-    ['start_command', 'startCommand'],
-    ['start_command_6', 'startCommand6'],
-    ['stop_command', 'stopCommand'],
-    ['stop_command_6', 'stopCommand6'],
-  ] as const;
-  for (const [key, field] of commands) {
+  for (const [key, field] of COMMAND_FIELDS) {
     const entry = get(key);
     if (entry) door[field] = entry.value;
   }
@@ -396,6 +390,13 @@ function interpretDoor(section: Section, report: Report): Door | undefined {
   if (openPorts?.ok) door.open = { firewall: defaultOptions.firewall, ports: openPorts.ports };
   return door;
 }
+
+const COMMAND_FIELDS = [
+  ['start_command', 'startCommand'],
+  ['start_command_6', 'startCommand6'],
+  ['stop_command', 'stopCommand'],
+  ['stop_command_6', 'stopCommand6'],
+] as const;
 
 export type Invalid = (message: string, line: number, quoted: string) => void;
 

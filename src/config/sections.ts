@@ -4,7 +4,7 @@
  * to ASCII case, values trimmed of C whitespace and otherwise kept byte for byte. Which keys exist
  * in which section is the dialect's business; everything about the shape of a line is decided here.
  */
-import { asciiLower, CONTROL_CHARACTER, cTrim, splitLines } from './text.js';
+import { asciiLower, CONTROL_CHARACTER, cTrim, forEachLine } from './text.js';
 
 export interface SectionEntry {
   /** Trimmed text after the first `=`. */
@@ -62,8 +62,7 @@ export function readSections<K extends string>(
   const repeated: RepeatedEntry[] = [];
   let current: ConfigSection<K> | undefined;
 
-  splitLines(text).forEach((raw, index) => {
-    const line = index + 1;
+  forEachLine(text, (raw, line) => {
     const trimmed = cTrim(raw);
     if (trimmed === '' || trimmed.startsWith('#')) return;
     if (raw.includes('\u0000')) {

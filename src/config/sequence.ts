@@ -22,6 +22,16 @@ export function parsePort(text: string): number | undefined {
  * Spaces around ports and protocols are tolerated (knockd tolerates them too).
  */
 export function parseSequence(value: string): SequenceParse {
+  const scanned = scanPlainSequence(value);
+  return scanned ? { ok: true, steps: scanned } : splitSequence(value);
+}
+
+/**
+ * The definition of `parseSequence`: split at commas and colons, each part trimmed and checked. It
+ * explains what the one-pass scan below does not accept (and is exported for the test that holds
+ * the scan to it).
+ */
+export function splitSequence(value: string): SequenceParse {
   if (cTrim(value) === '') return { ok: false, message: 'empty knock sequence', text: value };
   const steps: KnockStep[] = [];
   for (const element of value.split(',')) {
@@ -43,6 +53,49 @@ export function parseSequence(value: string): SequenceParse {
     return { ok: false, message: `too many ports in knock sequence (at most ${MAX_SEQUENCE_STEPS}, as knockd)`, text: value };
   }
   return { ok: true, steps };
+}
+
+const COMMA = 44;
+const COLON = 58;
+
+function isCSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
+}
+
+/**
+ * The steps of a well-formed sequence in one pass over its characters, without the strings that
+ * splitting makes (a 100 000-line one-time file is 300 000 steps); undefined for anything else,
+ * which the general parser then reads and, if it is wrong, explains. For every text it accepts it
+ * gives what the general parser gives (a property test holds them together).
+ */
+function scanPlainSequence(value: string): KnockStep[] | undefined {
+  const steps: KnockStep[] = [];
+  const length = value.length;
+  let i = 0;
+  for (;;) {
+    while (i < length && isCSpace(value.charCodeAt(i))) i++;
+    let port = 0;
+    const digitsFrom = i;
+    for (let code = value.charCodeAt(i); code >= 48 && code <= 57; code = value.charCodeAt(++i)) port = port * 10 + (code - 48);
+    if (i === digitsFrom || i - digitsFrom > 10 || port < 1 || port > 65535) return undefined;
+    while (i < length && isCSpace(value.charCodeAt(i))) i++;
+    let protocol: Protocol = 'tcp';
+    if (value.charCodeAt(i) === COLON) {
+      i++;
+      while (i < length && isCSpace(value.charCodeAt(i))) i++;
+      const name = value.slice(i, i + 3);
+      const lower = name === 'tcp' || name === 'udp' ? name : asciiLower(name);
+      if (lower !== 'tcp' && lower !== 'udp') return undefined;
+      protocol = lower;
+      i += 3;
+      while (i < length && isCSpace(value.charCodeAt(i))) i++;
+    }
+    steps.push({ port, protocol });
+    if (steps.length > MAX_SEQUENCE_STEPS) return undefined;
+    if (i === length) return steps;
+    if (value.charCodeAt(i) !== COMMA) return undefined;
+    i++;
+  }
 }
 
 export function formatSequence(steps: readonly KnockStep[]): string {

@@ -81,8 +81,9 @@ export class Audit {
     this.emit(at, line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage }, 'chatter');
   }
 
-  open(at: number, source: string, door: string, sequence: string): void {
-    this.emit(at, line.openSesameMessage(source, door), { event: 'open', source, door, sequence });
+  /** `knocks`: a one-time line's sequence, which its burnt line in the file no longer shows whole. */
+  open(at: number, source: string, door: string, sequence: string, knocks?: string): void {
+    this.emit(at, line.openSesameMessage(source, door), knocks === undefined ? { event: 'open', source, door, sequence } : { event: 'open', source, door, sequence, knocks });
   }
 
   extended(at: number, source: string, door: string, closesAt: number): void {

@@ -8,6 +8,7 @@ import { systemTimers, type TimerHandle, type Timers } from '../core/timers.js';
 import { DoorService, type DoorPorts } from './door-service.js';
 import { OneTimeDoors } from './one-time-doors.js';
 import { Counters } from './counters.js';
+import { formatSequence } from '../config/sequence.js';
 
 export type { CommandOutcome } from './door-service.js';
 
@@ -277,7 +278,7 @@ export class Daemon {
         if (this.stopping) return;
         // knockd logs a Stage line for the last knock too, then OPEN SESAME.
         audit.stage(action.at, action.source, action.door.name, action.sequence.steps.length);
-        audit.open(action.at, action.source, action.door.name, action.sequence.id);
+        audit.open(action.at, action.source, action.door.name, action.sequence.id, action.sequence.line === undefined ? undefined : formatSequence(action.sequence.steps));
         this.doors.open(action.door, action.source, action.family, action.at, action.sequence);
         return;
     }

@@ -119,7 +119,11 @@ export class DoorService {
 
   open(door: Door, source: string, family: Family, at: number, sequence: Candidate): void {
     if (this.stopping) return;
+    // A one-time line is burnt before the decision, even when the door is already open for this
+    // source (or it would stay usable in the file after a restart). It waits in the decision lane of
+    // its (door, source) only: its write and fdatasync hold up no other door's decision.
     void this.decisions.run(laneOf(door.name, source), async () => {
+      if (sequence.line !== undefined && !(await this.parts.oneTime.burn(door, sequence, source))) return;
       const decided = await this.exclusive(() => this.openDoor(door, source, family, at, sequence));
       await decided?.saved;
     });
@@ -138,6 +142,8 @@ export class DoorService {
   async stop(options: { closeAll: boolean; graceMs: number }): Promise<void> {
     if (options.closeAll) {
       this.closingAll = true;
+      // A line already burnt opens its door first, so that the close below closes it too.
+      await Promise.all(this.decisions.all());
       const closes = await this.exclusive(async () => this.closeDoors(this.keeper.takeAll()));
       // Doors already closing when we stopped are waited for too; unrelated hung starts are not.
       await Promise.all([...closes, ...this.lanes.busy(this.keeper.list().map((p) => laneOf(p.door, p.source)))]);
@@ -153,9 +159,6 @@ export class DoorService {
   /** Decides; `saved` settles once the decision is on disk (or undone). Returned wrapped: the serial queue must not wait for it. */
   private async openDoor(door: Door, source: string, family: Family, at: number, sequence: Candidate): Promise<{ saved: Promise<boolean> } | undefined> {
     const { audit, clock } = this.ports;
-    // A one-time line is burnt before anything else, even when the door is already open for this
-    // source: otherwise it would stay usable in the file after a reload or restart.
-    if (!(await this.parts.oneTime.burn(door, sequence, source))) return undefined;
     // cmd_timeout runs from now, when the command runs, not from the knock's log stamp: a log source
     // may stamp lines up to a second early (rsyslog imkmsg), and a door must not close early.
     const decision = decideOpen(this.keeper, door, source, family, Math.max(at, clock.now()));

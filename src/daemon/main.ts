@@ -7,13 +7,12 @@ import { NfknockError } from '../core/errors.js';
 import { integerFlag } from '../core/whole-number.js';
 import { loadConfig } from '../config/load.js';
 import { logFirewallDrift } from '../check/live-read.js';
-import { oneTimeSteps } from '../state/one-time-file.js';
 import { createLogger, verbosityFromFlags, type Logger } from '../logging/logger.js';
 import { KnockLog } from '../logging/knock-log.js';
 import { SyslogWriter } from '../logging/syslog-writer.js';
 import { CommandQueue } from '../runner/command-queue.js';
 import { StateStore } from '../state/state-store.js';
-import { markOneTimeLineUsed, readOneTimeLines } from '../state/one-time-file.js';
+import { OneTimeFiles, oneTimeSteps } from '../state/one-time-file.js';
 import { openKnockSource } from '../sources/open-source.js';
 import { stateDirNamedIn } from '../config/lenient-state-dir.js';
 import { checkKernelLogSource, type KernelLogTrust } from '../sources/kernel-log-guard.js';
@@ -89,7 +88,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<number> {
         saveUsedSteps: (usedSteps) => store.saveUsedSteps(usedSteps),
       },
       ...queuedRunners(commands, commandTimeoutMs),
-      oneTime: { read: readOneTimeLines, markUsed: markOneTimeLineUsed },
+      oneTime: new OneTimeFiles(),
       deriver: createTimeSequenceDeriver((door, error) => logger.error({ door: door.name, err: error }, `door [${door.name}] cannot derive its sequence and stays shut; other doors are not affected: ${error.message}`)),
       openSource: (current, sink) => openKnockSource(current, sink, { clock: systemClock, logger, onlyIpV4: flags.onlyIpV4 === true, kernelLogTrust }),
       firewallEpoch: () => readFirewallEpoch(),

@@ -96,9 +96,12 @@ export async function runSimulateCommand(file: string | undefined, options: Simu
 }
 
 /**
- * The unused lines of each one-time door's file. With `includeUsed`, lines nfknock commented out
- * (`#7000,8000,9000`) count as unused too: a log from before they were used replays as it happened.
- * knockd's own marking (`#000,8000,9000`) destroys the first port, so those lines stay unusable.
+ * The unused lines of each one-time door's file. With `includeUsed`, lines commented out with a `#`
+ * in front (`#7000,8000,9000`: by hand, or by nfknock before it marked used lines as knockd does)
+ * count as unused too: a log from before they were used replays as it happened. knockd's marking,
+ * nfknockd's too now (`#000,8000,9000`), destroys the first port: such a line stays unusable, or,
+ * when what is left still reads as a sequence (`17000,...` became `#7000,...`), comes back as
+ * another one. The daemon's `open` record keeps the sequence a line held (`knocks`).
  */
 async function readOneTimeLines(config: Config, includeUsed: boolean, io: SimulateCommandIo): Promise<Map<string, OneTimeLine[]>> {
   const result = new Map<string, OneTimeLine[]>();
@@ -177,7 +180,7 @@ export function registerSimulateCommand(program: Command, io: SimulateCommandIo 
         '`logger -t kernel`; the summary warns when knocks came from such input. /dev/kmsg dumps, `dmesg -r` and the\n' +
         'dedicated file of rules/rsyslog-nfknock.conf (KernelLog) carry only what the kernel wrote.',
     )
-    .option('--include-used', 'one-time doors: also accept sequences already marked used (to audit a log from before they were used)')
+    .option('--include-used', 'one-time doors: also accept sequences commented out with a "#" in front (to audit a log from before they were used; a line marked used in place, as knockd and nfknockd do, has lost its first character)')
     .action(async (file: string | undefined, options: SimulateCommandOptions) => {
       await runSimulateCommand(file, options, io);
     });

@@ -1,118 +1,164 @@
 /**
  * One_Time_Sequences: after a sequence is used, its line is commented out so it never opens again.
  *
- * knockd 0.8 does this by overwriting the first byte of the line with '#' in place (verified: the line
- * `7000,8000,9000` becomes `#000,8000,9000`). nfknock inserts '#' before the line instead, keeping the
- * used sequence readable for audits; both readers skip the line the same way. The file is replaced
- * atomically with its mode and owner kept, so a crash never leaves a half-written sequence file.
+ * As knockd 0.8 does, the first byte of the line is overwritten with '#' in place (the line
+ * `7000,8000,9000` becomes `#000,8000,9000`): one byte written and fdatasync()ed, whatever the
+ * size of the file, so a 100 000-line file costs no more per use than a 3-line one, and the owner
+ * and mode of the file stay as they are. The daemon remembers, from its trusted read, where each
+ * unused line is and what it holds; the byte is written only after the file is checked to be the
+ * one read (device, inode, size) and the line's bytes, with the newlines around them, to be
+ * unchanged. Anything else (an edited or replaced file) falls back to reading the file again and
+ * finding the line by its content, as knockd does; a line no longer there is refused, and the door
+ * stays shut. The used sequence itself is kept in the audit's `open` record.
  */
+import { constants, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Config, Door, KnockStep } from '../core/types.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
-import { inParentOf, readTrustedFile } from '../trust/open.js';
-import { parseOneTimeSequences } from '../config/one-time.js';
+import { inParentOf, readTrustedFile, type TrustedDirectory } from '../trust/open.js';
+import { parseOneTimeFile, type PlacedOneTimeLine } from '../config/one-time.js';
 
-/** Pure: the text with line `lineNumber` (1-based) commented out; unchanged when it already is. */
-export function commentOutLine(text: string, lineNumber: number): { text: string; changed: boolean; line: string } | undefined {
-  const lines = text.split('\n');
-  // A final newline yields an empty last element that is not a line of the file.
-  const count = text.endsWith('\n') ? lines.length - 1 : lines.length;
-  if (!Number.isInteger(lineNumber) || lineNumber < 1 || lineNumber > count) return undefined;
-  const line = lines[lineNumber - 1] as string;
-  if (line.trimStart().startsWith('#')) return { text, changed: false, line };
-  lines[lineNumber - 1] = `#${line}`;
-  return { text: lines.join('\n'), changed: true, line };
-}
-
-/**
- * Comments out line `lineNumber` (1-based) of the one-time sequence file. With `expectedLine`, the line
- * (trimmed) must still read as when the sequence was loaded; if someone edited the file meanwhile we
- * refuse rather than burn the wrong sequence. Idempotent: a line already commented out is left alone.
- */
-export function markSequenceUsed(path: string, lineNumber: number, expectedLine?: string): Promise<void> {
-  // Read-modify-write: two marks on one file (two quick opens) must not run interleaved and lose one.
-  const previous = queues.get(path) ?? Promise.resolve();
-  const next = previous.then(() => markNow(path, lineNumber, expectedLine));
-  const settled = next.catch(() => undefined);
-  queues.set(path, settled);
-  void settled.then(() => {
-    if (queues.get(path) === settled) queues.delete(path);
-  });
-  return next;
-}
-
-const queues = new Map<string, Promise<unknown>>();
 /** As the config loader's limit: far above any real file. */
 const MAX_ONE_TIME_BYTES = 16 * 1024 * 1024;
+/** Read and write, never following a symlink; a FIFO or device must not hang the open (fstat refuses them). */
+const BURN_FLAGS = constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+const USED_MARK = Buffer.from('#');
+const NEWLINE = 0x0a;
 
-/**
- * Burns the unused line that holds `steps`, found by its content as knockd does, not by a line number
- * that an edit of the file may have moved. No such line (edited, already used): refused, so the caller
- * keeps the door shut rather than open it with a sequence that stays valid in the file.
- */
-export async function markStepsUsed(path: string, steps: readonly KnockStep[]): Promise<number> {
-  let text: string;
-  try {
-    text = (await readTrustedFile(path, 'one-time', MAX_ONE_TIME_BYTES)).bytes.toString('utf8');
-  } catch (error) {
-    if (error instanceof NfknockError) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path } });
-  }
-  const match = parseOneTimeSequences(text, path).lines.find((line) => sameSteps(line.steps, steps));
-  if (!match) {
-    throw new NfknockError(ErrorCodes.CONFIG_INVALID, `no unused line of the one-time sequence file holds the sequence just knocked (was the file edited?)`, {
-      location: { file: path },
+/** A file as the daemon last read (or wrote) it: its identity, its bytes, and its unused lines by number. */
+interface KnownFile {
+  dev: number;
+  ino: number;
+  bytes: Buffer;
+  unused: Map<number, PlacedOneTimeLine>;
+}
+
+/** The One_Time_Sequences files of the daemon's doors: read for the sequence book, burnt in place. */
+export class OneTimeFiles {
+  private readonly known = new Map<string, KnownFile>();
+  /** Per file: reads and burns run one after the other, so that what is known stays what is on disk. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /** The unused lines of `door`'s file, for the sequence book; remembered for burning them later. */
+  read(door: Door): Promise<OneTimeLine[]> {
+    const path = door.oneTimeFile as string;
+    return this.inTurn(path, async () => {
+      const { bytes, stats } = await readTrustedFile(path, 'one-time', MAX_ONE_TIME_BYTES);
+      return this.remember(path, bytes, stats).lines.map(({ line, steps }) => ({ line, steps }));
     });
   }
-  await markSequenceUsed(path, match.line, text.split('\n')[match.line - 1]);
-  return match.line;
+
+  /** Burns the line `line` came from, durably; rejects (and writes nothing) when it is no longer in the file. */
+  markUsed(door: Door, line: OneTimeLine): Promise<void> {
+    const path = door.oneTimeFile as string;
+    return this.inTurn(path, () => inParentOf(path, (dir, name) => this.burn(path, dir, name, line), 'one-time'));
+  }
+
+  private async burn(path: string, dir: TrustedDirectory, name: string, wanted: OneTimeLine): Promise<void> {
+    const opened = await dir.openChild(name, 'one-time', BURN_FLAGS).catch((error: unknown) => {
+      if (error instanceof NfknockError) throw error;
+      // EACCES: a file the daemon cannot write (mode 0400 under a unit without CAP_DAC_OVERRIDE).
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot open the one-time sequence file ${path} to mark a line used (${code})`, { cause: error, location: { file: path } });
+    });
+    if (!opened) throw readError(path, Object.assign(new Error(`${name}: no such file`), { code: 'ENOENT' }));
+    const { handle, stats } = opened;
+    try {
+      const known = this.known.get(path);
+      let target = known && (await stillInPlace(handle, stats, known, wanted));
+      if (!target) target = this.findAgain(path, await readAll(handle, path), stats, wanted);
+      try {
+        await handle.write(USED_MARK, 0, 1, target.offset);
+        await handle.datasync();
+      } catch (error) {
+        this.known.delete(path); // what is on disk is no longer sure
+        throw new NfknockError(ErrorCodes.STATE_IO, `cannot mark line ${target.line} of the one-time sequence file ${path} used (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+          cause: error,
+          location: { file: path, line: target.line },
+        });
+      }
+      const now = this.known.get(path) as KnownFile;
+      now.bytes[target.offset] = USED_MARK[0] as number;
+      now.unused.delete(target.line);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The file changed since it was read: the first unused line holding the sequence, found by content as knockd does. */
+  private findAgain(path: string, bytes: Buffer, stats: Stats, wanted: OneTimeLine): PlacedOneTimeLine {
+    const match = this.remember(path, bytes, stats).lines.find((line) => sameSteps(line.steps, wanted.steps));
+    if (!match) {
+      throw new NfknockError(ErrorCodes.CONFIG_INVALID, 'no unused line of the one-time sequence file holds the sequence just knocked (was the file edited?)', {
+        location: { file: path, line: wanted.line },
+      });
+    }
+    return match;
+  }
+
+  private remember(path: string, bytes: Buffer, stats: Stats): { lines: PlacedOneTimeLine[] } {
+    this.known.delete(path);
+    const parsed = parseOneTimeFile(bytes, path);
+    this.known.set(path, { dev: stats.dev, ino: stats.ino, bytes, unused: new Map(parsed.lines.map((line) => [line.line, line])) });
+    return parsed;
+  }
+
+  private inTurn<T>(path: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(path) ?? Promise.resolve()).then(work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(path, settled);
+    void settled.then(() => {
+      if (this.queues.get(path) === settled) this.queues.delete(path);
+    });
+    return next;
+  }
+}
+
+/**
+ * Where `wanted` is, if the opened file is still the one read and its bytes around the line are as
+ * read: the line itself and the newline (or file edge) on each side, so that an edit that kept the
+ * size cannot move another line's bytes under the offset.
+ */
+async function stillInPlace(handle: FileHandle, stats: Stats, known: KnownFile, wanted: OneTimeLine): Promise<PlacedOneTimeLine | undefined> {
+  const line = known.unused.get(wanted.line);
+  if (!line || !sameSteps(line.steps, wanted.steps)) return undefined;
+  if (stats.dev !== known.dev || stats.ino !== known.ino || stats.size !== known.bytes.length) return undefined;
+  const from = line.offset > 0 && known.bytes[line.offset - 1] === NEWLINE ? line.offset - 1 : line.offset;
+  const to = Math.min(line.offset + line.length + 1, known.bytes.length);
+  const expected = known.bytes.subarray(from, to);
+  const found = Buffer.allocUnsafe(expected.length); // compared only when read whole
+  const { bytesRead } = await handle.read(found, 0, found.length, from);
+  return bytesRead === found.length && found.equals(expected) ? line : undefined;
+}
+
+async function readAll(handle: FileHandle, path: string): Promise<Buffer> {
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_ONE_TIME_BYTES) throw new NfknockError(ErrorCodes.CONFIG_READ, `one-time sequences file ${path} is larger than ${MAX_ONE_TIME_BYTES} bytes`, { location: { file: path } });
+    const bytes = Buffer.alloc(size);
+    let done = 0;
+    for (let read = -1; done < size && read !== 0; done += read) read = (await handle.read(bytes, done, size - done, done)).bytesRead;
+    return bytes.subarray(0, done);
+  } catch (error) {
+    throw readError(path, error);
+  }
+}
+
+function readError(path: string, error: unknown): NfknockError {
+  if (error instanceof NfknockError) return error;
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path } });
 }
 
 function sameSteps(a: readonly KnockStep[], b: readonly KnockStep[]): boolean {
   return a.length === b.length && a.every((step, i) => step.port === b[i]?.port && step.protocol === b[i]?.protocol);
 }
 
-async function markNow(path: string, lineNumber: number, expectedLine: string | undefined): Promise<void> {
-  // Read and replace through the directory checked once: no symlink is followed, none swapped in.
-  await inParentOf(path, async (dir, name) => {
-    let read;
-    try {
-      read = await dir.readChild(name, 'one-time', MAX_ONE_TIME_BYTES);
-    } catch (error) {
-      if (error instanceof NfknockError) throw error;
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (${code})`, { cause: error, location: { file: path, line: lineNumber } });
-    }
-    if (!read) throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot read the one-time sequence file ${path} (ENOENT)`, { location: { file: path, line: lineNumber } });
-    const result = commentOutLine(read.bytes.toString('utf8'), lineNumber);
-    if (!result) {
-      throw new NfknockError(ErrorCodes.CONFIG_INVALID, `the one-time sequence file has no line ${lineNumber}; was it edited?`, {
-        location: { file: path, line: lineNumber },
-      });
-    }
-    if (!result.changed) return;
-    if (expectedLine !== undefined && result.line.trim() !== expectedLine.trim()) {
-      throw new NfknockError(ErrorCodes.CONFIG_INVALID, 'the one-time sequence file changed since it was read; the used line was not found where expected', {
-        location: { file: path, line: lineNumber, text: result.line },
-      });
-    }
-    // Only a file that is not the daemon's own needs its owner given back: under the unit the syscall
-    // filter refuses fchown (@privileged), and a root daemon's new file is already root's.
-    const owner = process.geteuid?.() === 0 && (read.stats.uid !== process.geteuid() || read.stats.gid !== process.getegid?.()) ? { uid: read.stats.uid, gid: read.stats.gid } : undefined;
-    await dir.writeAtomic(name, result.text, read.stats.mode & 0o7777, owner);
-  });
-}
-
-/** The unused lines of `door`'s One_Time_Sequences file, for the sequence book. */
+/** The unused lines of `door`'s One_Time_Sequences file (the CLI's read; the daemon's is `OneTimeFiles.read`). */
 export async function readOneTimeLines(door: Door): Promise<OneTimeLine[]> {
   const file = door.oneTimeFile as string;
-  return parseOneTimeSequences((await readTrustedFile(file, 'one-time', MAX_ONE_TIME_BYTES)).bytes.toString('utf8'), file).lines;
-}
-
-/** Burns the line of a sequence that opened `door`. */
-export async function markOneTimeLineUsed(door: Door, line: OneTimeLine): Promise<void> {
-  await markStepsUsed(door.oneTimeFile as string, line.steps);
+  return parseOneTimeFile((await readTrustedFile(file, 'one-time', MAX_ONE_TIME_BYTES)).bytes, file).lines.map(({ line, steps }) => ({ line, steps }));
 }
 
 /** The ports of every unused one-time sequence, by door: the kernel must mark them before they are used. */
@@ -120,7 +166,8 @@ export async function oneTimeSteps(config: Config): Promise<Map<string, KnockSte
   const result = new Map<string, KnockStep[]>();
   for (const door of config.doors) {
     if (door.oneTimeFile === undefined) continue;
-    result.set(door.name, (await readOneTimeLines(door)).flatMap((line) => line.steps));
+    const file = door.oneTimeFile;
+    result.set(door.name, parseOneTimeFile((await readTrustedFile(file, 'one-time', MAX_ONE_TIME_BYTES)).bytes, file).lines.flatMap((line) => line.steps));
   }
   return result;
 }

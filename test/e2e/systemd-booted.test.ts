@@ -249,7 +249,7 @@ test('the .deb under a booted systemd: install, doors, reloads, crashes, upgrade
     await step('a one-time door opens under the unit and burns its line', async () => {
       await s.knock(ONE_TIME[0]);
       await s.waitProbe('open', 5000, 'the one-time door to open');
-      assert.match(c.readFile('var/lib/nfknock/one-time/once') ?? '', /^#7101:tcp,7102:tcp,7103:tcp$/m);
+      assert.match(c.readFile('var/lib/nfknock/one-time/once') ?? '', /^#101:tcp,7102:tcp,7103:tcp$/m);
       await s.waitProbe('filtered', 12_000, 'the one-time door to close');
     });
 
