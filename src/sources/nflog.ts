@@ -5,7 +5,8 @@ import { Protocol } from 'netlink/dist/constants.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { buildNflogConfigMessages, buildNflogUnbindMessage } from './nflog-requests.js';
+import { buildNflogConfigMessages, buildNflogTimeoutMessage, buildNflogUnbindMessage } from './nflog-requests.js';
+import { FlushTimeoutPolicy, NFLOG_BUFFER_BYTES, NFLOG_QUEUE_THRESHOLD } from './nflog-batching.js';
 import {
   NflogDecoder,
   type NetlinkControlKind,
@@ -45,14 +46,6 @@ export interface NflogSourceOptions {
 
 /** Enough for an IPv6 header, ~70 bytes of extension headers and the TCP flags byte. */
 export const NFLOG_COPY_RANGE = 128;
-/**
- * Batching: the kernel sends when 64 messages are queued, its 32 KiB buffer is full or 10 ms passed.
- * Knock times come from NFULA_TIMESTAMP when the kernel stamps the packet; otherwise from our receive
- * time, which batching delays by at most the timeout.
- */
-const QUEUE_THRESHOLD = 64;
-const FLUSH_TIMEOUT_CENTISECONDS = 1;
-const KERNEL_BUFFER_BYTES = 32 * 1024;
 const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 const EPERM = 1;
 const EBUSY = 16;
@@ -78,6 +71,9 @@ export class NflogSource implements KnockSource {
   private closed = false;
   private closing: Promise<void> | undefined;
   private receivedAt = 0;
+  /** Batching (see nflog-batching.ts): knock times come from NFULA_TIMESTAMP, else from our receive time, which batching delays by at most the timeout. */
+  private flushPolicy: FlushTimeoutPolicy | undefined;
+  private batchEvents = 0;
   private readonly handler: NflogBatchHandler;
   private readonly decoder: NflogDecoder;
   /** SO_RCVBUF as the kernel reports it after start(). */
@@ -86,9 +82,13 @@ export class NflogSource implements KnockSource {
   constructor(options: NflogSourceOptions) {
     this.options = options;
     this.interfaces = new InterfaceNames(options.clock, options.sysClassNet);
-    this.decoder = new NflogDecoder({ prefix: options.prefix, interfaceName: (ifindex) => this.interfaces.nameOf(ifindex) });
+    // The sink is done with an event when it returns (SourceSink): one object serves every packet.
+    this.decoder = new NflogDecoder({ prefix: options.prefix, interfaceName: (ifindex) => this.interfaces.nameOf(ifindex), reuseEvent: true });
     this.handler = {
-      event: (event) => options.sink.event(event),
+      event: (event) => {
+        this.batchEvents++;
+        options.sink.event(event);
+      },
       reject: (reason, errno, sequence) => this.rejected(reason, errno, sequence),
       control: (kind, sequence) => this.controlled(kind, sequence),
     };
@@ -117,13 +117,14 @@ export class NflogSource implements KnockSource {
     this.receiveBufferBytes = socket.getRecvBufferSize();
     this.options.log?.info({ group, requested: wanted, obtained: this.receiveBufferBytes }, 'nflog: socket receive buffer');
 
+    const flushPolicy = new FlushTimeoutPolicy(this.options.clock.now());
     const messages = buildNflogConfigMessages({
       group,
       copyRange: NFLOG_COPY_RANGE,
-      qthreshold: QUEUE_THRESHOLD,
-      timeoutCentiseconds: FLUSH_TIMEOUT_CENTISECONDS,
+      qthreshold: NFLOG_QUEUE_THRESHOLD,
+      timeoutCentiseconds: flushPolicy.timeoutCentiseconds,
       flags: 0,
-      bufferBytes: KERNEL_BUFFER_BYTES,
+      bufferBytes: NFLOG_BUFFER_BYTES,
       firstSequence: this.nextSequence,
     });
     this.nextSequence += messages.length;
@@ -134,6 +135,7 @@ export class NflogSource implements KnockSource {
       await this.shutdown(false);
       throw error;
     }
+    this.flushPolicy = flushPolicy;
     this.options.log?.info({ group, prefix: this.options.prefix }, 'nflog: listening');
   }
 
@@ -223,7 +225,22 @@ export class NflogSource implements KnockSource {
   private receive(msg: Buffer): void {
     if (this.closed) return;
     this.receivedAt = this.options.clock.now();
+    this.batchEvents = 0;
     this.decoder.decode(msg, this.receivedAt, this.handler);
+    const timeout = this.flushPolicy?.observe(this.receivedAt, this.batchEvents);
+    if (timeout !== undefined) this.setFlushTimeout(timeout);
+  }
+
+  private setFlushTimeout(timeoutCentiseconds: number): void {
+    const { group } = this.options;
+    const log = this.options.log;
+    this.request(buildNflogTimeoutMessage(group, timeoutCentiseconds, this.nextSequence++), 'change the flush timeout of NFLOG group').then(
+      () => log?.debug({ group, timeoutMs: timeoutCentiseconds * 10 }, 'nflog: batch flush timeout changed'),
+      (error: unknown) => {
+        this.flushPolicy?.refused(timeoutCentiseconds);
+        if (!this.closed) log?.warn({ group, error: describe(error) }, 'nflog: could not change the batch flush timeout');
+      },
+    );
   }
 
   private rejected(reason: NflogRejectReason, errno: number, sequence: number): void {
