@@ -2,7 +2,7 @@
  * In-process benchmarks, one scenario per process (bench.ts starts this file with --expose-gc, and
  * with --cpu-prof when profiling) so that one scenario's JIT state and heap never colour another's.
  *
- *   node --expose-gc inprocess.js nflog|nflog-daemon|logline|heap [seconds]
+ *   node --expose-gc inprocess.js nflog|nflog-decode|nflog-daemon|logline|heap [seconds]
  *
  * Prints one JSON line: events, seconds, events/s, allocated bytes per event and GC counts.
  * Allocation is measured with v8.GCProfiler: bytes allocated = growth of used heap over the run plus
@@ -65,8 +65,8 @@ function countingMatcher(config: Config, actions: Record<string, number>): Match
   });
 }
 
-/** Decoder + matcher, the bare hot path: what one core can take before anything else is added. */
-function nflogScenario(seconds: number): InProcessResult {
+/** Decoder + matcher, the bare hot path (`nflog`), or the decoder alone (`nflog-decode`, to tell their shares apart). */
+function nflogScenario(seconds: number, withMatcher = true): InProcessResult {
   const config = benchConfig();
   const { packets } = buildMix(POOL);
   const batches = buildNflogBatches(packets, BATCH, EPOCH_MICROS);
@@ -76,10 +76,14 @@ function nflogScenario(seconds: number): InProcessResult {
   let events = 0;
   let rejects = 0;
   const handler: NflogBatchHandler = {
-    event: (event) => {
-      events++;
-      matcher.feed(event);
-    },
+    event: withMatcher
+      ? (event) => {
+          events++;
+          matcher.feed(event);
+        }
+      : () => {
+          events++;
+        },
     reject: () => {
       rejects++;
     },
@@ -115,7 +119,7 @@ function nflogScenario(seconds: number): InProcessResult {
     shiftTimestamps(batches, poolSeconds);
   }
   if (rejects > 0) throw new Error(`the bench's own NFLOG buffers were rejected ${rejects} times`);
-  return result('nflog', measured, elapsed, totals, actions, `attempts in progress at the end: ${matcher.attemptCount}`);
+  return result(withMatcher ? 'nflog' : 'nflog-decode', measured, elapsed, totals, actions, `attempts in progress at the end: ${matcher.attemptCount}`);
 }
 
 /** The daemon's own path: NflogSource.receive -> decode -> interface name -> Daemon sink -> Matcher -> Audit. */
@@ -329,6 +333,9 @@ switch (scenario) {
   case 'nflog':
     output = nflogScenario(seconds);
     break;
+  case 'nflog-decode':
+    output = nflogScenario(seconds, false);
+    break;
   case 'nflog-daemon':
     output = await nflogDaemonScenario(seconds);
     break;
@@ -339,6 +346,6 @@ switch (scenario) {
     output = heapScenario(Number(amount ?? '4000000'));
     break;
   default:
-    throw new Error(`unknown scenario ${scenario}: nflog, nflog-daemon, logline or heap`);
+    throw new Error(`unknown scenario ${scenario}: nflog, nflog-decode, nflog-daemon, logline or heap`);
 }
 process.stdout.write(`${JSON.stringify(output)}\n`);
