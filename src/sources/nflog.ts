@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 // Only the files used: the package's index loads every family it knows (genl, nl80211, rt, wg), ~8 MB of RSS.
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { Protocol } from 'netlink/dist/constants.js';
@@ -14,6 +13,7 @@ import {
   type NflogRejectReason,
 } from '../decode/nflog.js';
 import { InterfaceNames } from './nflog-interfaces.js';
+import { errnoName, nflogRequestError } from './nflog-errors.js';
 import type { KnockSource, SourceSink } from './types.js';
 
 /** The part of the netlink package's RawNetlinkSocket this source uses; tests substitute a fake. */
@@ -47,8 +47,6 @@ export interface NflogSourceOptions {
 /** Enough for an IPv6 header, ~70 bytes of extension headers and the TCP flags byte. */
 export const NFLOG_COPY_RANGE = 128;
 const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
-const EPERM = 1;
-const EBUSY = 16;
 
 interface PendingRequest {
   resolve(): void;
@@ -185,41 +183,7 @@ export class NflogSource implements KnockSource {
   }
 
   private requestError(what: string, errno: number, cause?: unknown): NfknockError {
-    const { group } = this.options;
-    const holder = errno === EPERM || errno === EBUSY ? this.groupHolder() : undefined;
-    if (holder !== undefined) {
-      return new NfknockError(
-        ErrorCodes.SOURCE_UNAVAILABLE,
-        `NFLOG group ${group} is already bound by another netlink socket (port ${holder}${processHint(holder)}); stop the other reader (ulogd, another nfknockd) or choose another NFLOG group`,
-        { cause },
-      );
-    }
-    if (errno === EBUSY) {
-      return new NfknockError(ErrorCodes.SOURCE_UNAVAILABLE, `NFLOG group ${group} is already bound (EBUSY); choose another NFLOG group`, { cause });
-    }
-    if (errno === EPERM) {
-      return new NfknockError(
-        ErrorCodes.PERMISSION,
-        `not allowed to ${what} ${group}: reading NFLOG needs CAP_NET_ADMIN (run as root, or grant the capability, e.g. AmbientCapabilities=CAP_NET_ADMIN in the systemd unit)`,
-        { cause },
-      );
-    }
-    return new NfknockError(ErrorCodes.SOURCE_FAILED, `the kernel refused to ${what} ${group}: ${errnoName(errno)}`, { cause });
-  }
-
-  /** The netlink port holding our group, from /proc/net/netfilter/nfnetlink_log; undefined if free. */
-  private groupHolder(): number | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.options.procNfnetlinkLog ?? '/proc/net/netfilter/nfnetlink_log', 'utf8');
-    } catch {
-      return undefined;
-    }
-    for (const line of text.split('\n')) {
-      const [group, portid] = line.trim().split(/\s+/).map(Number);
-      if (group === this.options.group && portid !== undefined && Number.isInteger(portid)) return portid;
-    }
-    return undefined;
+    return nflogRequestError(this.options.group, what, errno, this.options.procNfnetlinkLog, cause);
   }
 
   private receive(msg: Buffer): void {
@@ -308,21 +272,6 @@ function openNetfilterSocket(receiveBufferBytes: number): NflogSocket {
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function hostSequence(message: Buffer): number {
   return hostIsLittleEndian ? message.readUInt32LE(8) : message.readUInt32BE(8);
-}
-
-const errnoNames: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 22: 'EINVAL', 95: 'EOPNOTSUPP', 105: 'ENOBUFS' };
-function errnoName(errno: number): string {
-  return errnoNames[errno] ?? `errno ${errno}`;
-}
-
-/** libnl and the netlink package derive a socket's port from the PID (low 22 bits): name it if alive. */
-function processHint(portid: number): string {
-  const pid = portid & 0x3fffff;
-  try {
-    return `, probably process ${pid} "${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}"`;
-  } catch {
-    return '';
-  }
 }
 
 function describe(error: unknown): string {
