@@ -19,6 +19,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { Audit } from '../../src/daemon/audit.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { NflogSource, type NflogSocket } from '../../src/sources/nflog.js';
+import { NFLOG_BUFFER_BYTES, NFLOG_QUEUE_THRESHOLD } from '../../src/sources/nflog-batching.js';
 import { benchConfig, buildLogLines, buildMix, buildNflogBatches } from './workload.js';
 import { measureAllocation, shiftTimestamps, type GcTotals } from './measure.js';
 
@@ -41,7 +42,8 @@ export interface InProcessResult {
 }
 
 const POOL = 1 << 18; // 262 144 distinct packets; sources repeat only after 4x the attempt cap
-const BATCH = 64; // NflogSource's queue threshold: what one recv() returns under load
+/** What one recv() returns under a flood: as many messages as the source's kernel buffer holds. */
+const BATCH = { messages: NFLOG_QUEUE_THRESHOLD, bytes: NFLOG_BUFFER_BYTES };
 const EPOCH_MICROS = 1_700_000_000_000_000;
 
 let cpuSpent = 0;
@@ -69,7 +71,7 @@ function countingMatcher(config: Config, actions: Record<string, number>): Match
 function nflogScenario(seconds: number, withMatcher = true): InProcessResult {
   const config = benchConfig();
   const { packets } = buildMix(POOL);
-  const batches = buildNflogBatches(packets, BATCH, EPOCH_MICROS);
+  const batches = buildNflogBatches(packets, BATCH.messages, EPOCH_MICROS, BATCH.bytes);
   const poolSeconds = Math.ceil(POOL / 1e6);
   const actions: Record<string, number> = {};
   const matcher = countingMatcher(config, actions);
@@ -126,7 +128,7 @@ function nflogScenario(seconds: number, withMatcher = true): InProcessResult {
 async function nflogDaemonScenario(seconds: number): Promise<InProcessResult> {
   const config = benchConfig();
   const { packets } = buildMix(POOL);
-  const batches = buildNflogBatches(packets, BATCH, EPOCH_MICROS);
+  const batches = buildNflogBatches(packets, BATCH.messages, EPOCH_MICROS, BATCH.bytes);
   const poolSeconds = Math.ceil(POOL / 1e6);
   let now = EPOCH_MICROS / 1000;
   const clock = { now: () => now };
