@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NflogSource, type NflogSocket } from '../src/sources/nflog.js';
@@ -9,6 +9,7 @@ import { filteringSink } from '../src/sources/filtering-sink.js';
 import type { KnockEvent } from '../src/core/types.js';
 import type { NfknockError } from '../src/core/errors.js';
 import { errorMessage, doneMessage, ipv4Packet, packetMessage, transportBytes } from './helpers/nflog-builder.js';
+import { fakeSysClassNet } from './helpers/fake-sys-class-net.js';
 
 const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const sequenceOf = (m: Uint8Array) => (little ? Buffer.from(m).readUInt32LE(8) : Buffer.from(m).readUInt32BE(8));
@@ -47,15 +48,6 @@ function recordingSink() {
       trouble: (error: NfknockError) => record.troubles.push(error),
     },
   };
-}
-
-function fakeSysClassNet(interfaces: Record<string, number>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nfkb-net-'));
-  for (const [name, index] of Object.entries(interfaces)) {
-    mkdirSync(join(dir, name));
-    writeFileSync(join(dir, name, 'ifindex'), `${index}\n`);
-  }
-  return dir;
 }
 
 const udpKnock = (ifindex: number, port = 7000) =>
