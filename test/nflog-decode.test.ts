@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeNflogBatch, type NflogBatchHandler } from '../src/decode/nflog.js';
-import { buildNflogConfigMessages, buildNflogUnbindMessage, decodeNetlinkReplies } from '../src/sources/nflog-requests.js';
+import { buildNflogConfigMessages, buildNflogTimeoutMessage, buildNflogUnbindMessage, decodeNetlinkReplies } from '../src/sources/nflog-requests.js';
 import type { KnockEvent } from '../src/core/types.js';
 import { NfknockError } from '../src/core/errors.js';
 import {
@@ -327,6 +327,17 @@ test('the unbind message releases the group', () => {
   assert.equal(hostU32At(m, 8), 99);
   assert.deepEqual([...m.subarray(18, 20)], [0, 7]);
   assert.deepEqual(configAttributes(m), [[1, [2]]]);
+});
+
+test('the flush timeout message changes only the timeout of the group, asking for an ACK', () => {
+  const m = buildNflogTimeoutMessage(7, 5, 99);
+  assert.equal(hostU32At(m, 0), m.length);
+  assert.equal(hostU16At(m, 4), 0x0401);
+  assert.equal(hostU16At(m, 6), 0x1 | 0x4);
+  assert.equal(hostU32At(m, 8), 99);
+  assert.deepEqual([...m.subarray(18, 20)], [0, 7]);
+  assert.deepEqual(configAttributes(m), [[4, [0, 0, 0, 5]]]);
+  assert.throws(() => buildNflogTimeoutMessage(7, -1, 1), (e: unknown) => e instanceof NfknockError && e.code === 'NFK_CONFIG_INVALID');
 });
 
 test('invalid config values are refused with NFK_CONFIG_INVALID', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeNflogBatch, nflogRejectReasons, type NflogBatchHandler } from '../src/decode/nflog.js';
+import { decodeNflogBatch, NflogDecoder, nflogRejectReasons, type NflogBatchHandler } from '../src/decode/nflog.js';
 import { canonicalAddress } from '../src/core/address.js';
 import type { KnockEvent } from '../src/core/types.js';
 import { doneMessage, errorMessage, ipv4Packet, ipv6Packet, packetMessage, transportBytes, type ExtensionHeader } from './helpers/nflog-builder.js';
@@ -166,6 +166,45 @@ test('batches of knocks yield one event per message, in order', () => {
       }),
     ),
     { numRuns: 10_000 },
+  );
+});
+
+test('reuseEvent: one object, refilled per packet, holds what a fresh event holds while the handler runs', () => {
+  const interfaceName = (ifindex: number) => (ifindex % 3 === 0 ? undefined : `if${ifindex}`);
+  const snapshot = (event: KnockEvent) => {
+    const { inInterface, ...rest } = event;
+    return inInterface === undefined ? rest : { ...rest, inInterface };
+  };
+  const run = (decoder: NflogDecoder, buf: Uint8Array) => {
+    const seen: { events: object[]; objects: Set<KnockEvent>; other: string[] } = { events: [], objects: new Set(), other: [] };
+    decoder.decode(buf, 5, {
+      event: (event) => {
+        seen.events.push(snapshot(event));
+        seen.objects.add(event);
+      },
+      reject: (reason) => seen.other.push(reason),
+      control: (kind) => seen.other.push(kind),
+    });
+    return seen;
+  };
+  // One decoder per kind for the whole property, as a source keeps one across batches.
+  const reusing = new NflogDecoder({ prefix: 'portknock', interfaceName, reuseEvent: true });
+  fc.assert(
+    fc.property(
+      fc.array(knockArb, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+      counted((specs: KnockSpec[], edits: Array<[number, number]>) => {
+        const buf = Buffer.concat([...specs.map(buildKnock), doneMessage()]);
+        for (const [position, value] of edits) if (position % buf.length >= 4) buf[position % buf.length] = value;
+        const fresh = run(new NflogDecoder({ prefix: 'portknock', interfaceName }), buf);
+        const reused = run(reusing, buf);
+        assert.deepEqual(reused.events, fresh.events);
+        assert.deepEqual(reused.other, fresh.other);
+        assert.equal(fresh.objects.size, fresh.events.length);
+        assert.ok(reused.objects.size <= 1);
+      }),
+    ),
+    { numRuns: 5_000 },
   );
 });
 

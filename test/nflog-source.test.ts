@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NflogSource, type NflogSocket } from '../src/sources/nflog.js';
@@ -9,6 +9,7 @@ import { filteringSink } from '../src/sources/filtering-sink.js';
 import type { KnockEvent } from '../src/core/types.js';
 import type { NfknockError } from '../src/core/errors.js';
 import { errorMessage, doneMessage, ipv4Packet, packetMessage, transportBytes } from './helpers/nflog-builder.js';
+import { fakeSysClassNet } from './helpers/fake-sys-class-net.js';
 
 const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const sequenceOf = (m: Uint8Array) => (little ? Buffer.from(m).readUInt32LE(8) : Buffer.from(m).readUInt32BE(8));
@@ -40,21 +41,13 @@ function recordingSink() {
   return {
     record,
     sink: {
-      event: (e: KnockEvent) => record.events.push(e),
+      // A copy: the source refills one event object per packet (SourceSink.event).
+      event: (e: KnockEvent) => record.events.push({ ...e }),
       reject: (reason: string, detail?: string) => record.rejects.push([reason, detail]),
       overrun: (what: string) => record.overruns.push(what),
       trouble: (error: NfknockError) => record.troubles.push(error),
     },
   };
-}
-
-function fakeSysClassNet(interfaces: Record<string, number>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nfkb-net-'));
-  for (const [name, index] of Object.entries(interfaces)) {
-    mkdirSync(join(dir, name));
-    writeFileSync(join(dir, name, 'ifindex'), `${index}\n`);
-  }
-  return dir;
 }
 
 const udpKnock = (ifindex: number, port = 7000) =>
@@ -169,4 +162,48 @@ test('ENOBUFS is an overrun and reading goes on; other socket errors are trouble
   socket.emit('error', Object.assign(new Error('x'), { code: 'ENOBUFS' }));
   assert.equal(record.events.length, 1);
   assert.equal(record.overruns.length, 1);
+});
+
+/** The NFULA_CFG_TIMEOUT value of a timeout-only config request, or undefined for any other message. */
+const timeoutOf = (m: Uint8Array) => {
+  const b = Buffer.from(m);
+  const type = little ? b.readUInt16LE(22) : b.readUInt16BE(22);
+  return m.length === 28 && type === 4 ? b.readUInt32BE(24) : undefined;
+};
+
+test('a flood lengthens the kernel batch timeout to 50 ms; the first batch after it ends brings back 10 ms', async () => {
+  const socket = new FakeSocket();
+  const { sink, record } = recordingSink();
+  let now = 0;
+  const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => now }, openSocket: () => socket, sysClassNet: '/nonexistent' });
+  await source.start();
+  // The settings request: copy 128 bytes, a threshold (1024) the buffer (65024 bytes) reaches first, 10 ms.
+  const settings = Buffer.from(socket.sent[1]!);
+  const attributes: Array<[number, number[]]> = [];
+  for (let p = 20; p + 4 <= settings.length; ) {
+    const length = little ? settings.readUInt16LE(p) : settings.readUInt16BE(p);
+    attributes.push([little ? settings.readUInt16LE(p + 2) : settings.readUInt16BE(p + 2), [...settings.subarray(p + 4, p + length)]]);
+    p += (length + 3) & ~3;
+  }
+  assert.deepEqual(attributes, [
+    [2, [0, 0, 0, 128, 2, 0]],
+    [5, [0, 0, 4, 0]],
+    [4, [0, 0, 0, 1]],
+    [6, [0, 0]],
+    [3, [0, 0, 0xfe, 0]],
+  ]);
+  const batch = Buffer.concat([...Array.from({ length: 100 }, (_, i) => udpKnock(0, 1000 + i)), doneMessage()]);
+  // 600 knocks a second for a second and a half.
+  for (let i = 0; i < 9; i++) {
+    now += 166;
+    socket.emit('message', batch);
+  }
+  assert.equal(record.events.length, 900);
+  assert.deepEqual(socket.sent.map(timeoutOf).filter((t) => t !== undefined), [5]);
+  await new Promise((resolve) => setImmediate(resolve));
+  now += 60_000;
+  socket.emit('message', udpKnock(0, 7000));
+  assert.deepEqual(socket.sent.map(timeoutOf).filter((t) => t !== undefined), [5, 1]);
+  assert.equal(record.events.at(-1)?.port, 7000);
+  await source.close();
 });

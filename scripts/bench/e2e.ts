@@ -50,6 +50,8 @@ export interface E2eResult {
   knockToCommandStampMs?: number;
   /** CPU (utime + stime) of the daemon process from flood start to flood end. */
   cpuSeconds: number;
+  /** The part of cpuSeconds spent in the kernel (stime). */
+  systemCpuSeconds: number;
   cpuPercentOfOneCore: number;
   peakRssMB: number;
   notes: string[];
@@ -218,6 +220,7 @@ export async function runE2e(lab: Lab, kind: DaemonKind, plan: FloodPlan, log: (
       kernelLogged,
       opened: stamps.length > 0,
       cpuSeconds,
+      systemCpuSeconds: Math.round((last.systemSeconds - before.systemSeconds) * 100) / 100,
       cpuPercentOfOneCore: Math.round((cpuSeconds / floodSeconds) * 1000) / 10,
       peakRssMB: Math.round(last.peakRssMB * 10) / 10,
       notes,

@@ -2,7 +2,7 @@
  * In-process benchmarks, one scenario per process (bench.ts starts this file with --expose-gc, and
  * with --cpu-prof when profiling) so that one scenario's JIT state and heap never colour another's.
  *
- *   node --expose-gc inprocess.js nflog|nflog-daemon|logline|heap [seconds]
+ *   node --expose-gc inprocess.js nflog|nflog-decode|nflog-daemon|logline|heap [seconds]
  *
  * Prints one JSON line: events, seconds, events/s, allocated bytes per event and GC counts.
  * Allocation is measured with v8.GCProfiler: bytes allocated = growth of used heap over the run plus
@@ -19,6 +19,7 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { Audit } from '../../src/daemon/audit.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { NflogSource, type NflogSocket } from '../../src/sources/nflog.js';
+import { NFLOG_BUFFER_BYTES, NFLOG_QUEUE_THRESHOLD } from '../../src/sources/nflog-batching.js';
 import { benchConfig, buildLogLines, buildMix, buildNflogBatches } from './workload.js';
 import { measureAllocation, shiftTimestamps, type GcTotals } from './measure.js';
 
@@ -41,7 +42,8 @@ export interface InProcessResult {
 }
 
 const POOL = 1 << 18; // 262 144 distinct packets; sources repeat only after 4x the attempt cap
-const BATCH = 64; // NflogSource's queue threshold: what one recv() returns under load
+/** What one recv() returns under a flood: as many messages as the source's kernel buffer holds. */
+const BATCH = { messages: NFLOG_QUEUE_THRESHOLD, bytes: NFLOG_BUFFER_BYTES };
 const EPOCH_MICROS = 1_700_000_000_000_000;
 
 let cpuSpent = 0;
@@ -65,28 +67,32 @@ function countingMatcher(config: Config, actions: Record<string, number>): Match
   });
 }
 
-/** Decoder + matcher, the bare hot path: what one core can take before anything else is added. */
-function nflogScenario(seconds: number): InProcessResult {
+/** Decoder + matcher, the bare hot path (`nflog`), or the decoder alone (`nflog-decode`, to tell their shares apart). */
+function nflogScenario(seconds: number, withMatcher = true): InProcessResult {
   const config = benchConfig();
   const { packets } = buildMix(POOL);
-  const batches = buildNflogBatches(packets, BATCH, EPOCH_MICROS);
+  const batches = buildNflogBatches(packets, BATCH.messages, EPOCH_MICROS, BATCH.bytes);
   const poolSeconds = Math.ceil(POOL / 1e6);
   const actions: Record<string, number> = {};
   const matcher = countingMatcher(config, actions);
   let events = 0;
   let rejects = 0;
   const handler: NflogBatchHandler = {
-    event: (event) => {
-      events++;
-      matcher.feed(event);
-    },
+    event: withMatcher
+      ? (event) => {
+          events++;
+          matcher.feed(event);
+        }
+      : () => {
+          events++;
+        },
     reject: () => {
       rejects++;
     },
     control: () => undefined,
   };
-  // One decoder for the whole run, as the NFLOG source keeps one.
-  const decoder = new NflogDecoder({ prefix: 'portknock' });
+  // One decoder for the whole run, refilling one event, as the NFLOG source keeps one.
+  const decoder = new NflogDecoder({ prefix: 'portknock', reuseEvent: true });
   // Warm up the JIT on one pass, then measure whole passes for about `seconds`.
   for (const batch of batches) decoder.decode(batch, 0, handler);
   shiftTimestamps(batches, poolSeconds);
@@ -115,14 +121,14 @@ function nflogScenario(seconds: number): InProcessResult {
     shiftTimestamps(batches, poolSeconds);
   }
   if (rejects > 0) throw new Error(`the bench's own NFLOG buffers were rejected ${rejects} times`);
-  return result('nflog', measured, elapsed, totals, actions, `attempts in progress at the end: ${matcher.attemptCount}`);
+  return result(withMatcher ? 'nflog' : 'nflog-decode', measured, elapsed, totals, actions, `attempts in progress at the end: ${matcher.attemptCount}`);
 }
 
 /** The daemon's own path: NflogSource.receive -> decode -> interface name -> Daemon sink -> Matcher -> Audit. */
 async function nflogDaemonScenario(seconds: number): Promise<InProcessResult> {
   const config = benchConfig();
   const { packets } = buildMix(POOL);
-  const batches = buildNflogBatches(packets, BATCH, EPOCH_MICROS);
+  const batches = buildNflogBatches(packets, BATCH.messages, EPOCH_MICROS, BATCH.bytes);
   const poolSeconds = Math.ceil(POOL / 1e6);
   let now = EPOCH_MICROS / 1000;
   const clock = { now: () => now };
@@ -329,6 +335,9 @@ switch (scenario) {
   case 'nflog':
     output = nflogScenario(seconds);
     break;
+  case 'nflog-decode':
+    output = nflogScenario(seconds, false);
+    break;
   case 'nflog-daemon':
     output = await nflogDaemonScenario(seconds);
     break;
@@ -339,6 +348,6 @@ switch (scenario) {
     output = heapScenario(Number(amount ?? '4000000'));
     break;
   default:
-    throw new Error(`unknown scenario ${scenario}: nflog, nflog-daemon, logline or heap`);
+    throw new Error(`unknown scenario ${scenario}: nflog, nflog-decode, nflog-daemon, logline or heap`);
 }
 process.stdout.write(`${JSON.stringify(output)}\n`);

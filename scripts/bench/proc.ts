@@ -5,6 +5,8 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux architecture 
 
 export interface ProcSample {
   cpuSeconds: number;
+  /** The stime part of cpuSeconds: syscalls, and softirq work the kernel charged to the process. */
+  systemSeconds: number;
   peakRssMB: number;
   rssMB: number;
 }
@@ -15,10 +17,11 @@ export function sampleProcess(pid: number): ProcSample | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    const systemTicks = Number(fields[12]);
+    const ticks = Number(fields[11]) + systemTicks;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, peakRssMB: kb('VmHWM') / 1024, rssMB: kb('VmRSS') / 1024 };
+    return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, systemSeconds: systemTicks / CLOCK_TICKS_PER_SECOND, peakRssMB: kb('VmHWM') / 1024, rssMB: kb('VmRSS') / 1024 };
   } catch {
     return undefined;
   }

@@ -262,15 +262,26 @@ function writeIpPacket(w: Writer, packet: MixPacket): void {
 }
 
 /**
- * The packets as kernel batches of `perBatch` messages (the source's queue threshold), one Buffer per
- * recv(), each with an NLMSG_DONE at the end as nfnetlink_log appends when it flushes a batch.
+ * The packets as kernel batches of at most `perBatch` messages (the source's queue threshold) and, if
+ * given, `maxBytes` (its NLBUFSIZ: the kernel flushes when the next message would not fit), one Buffer
+ * per recv(), each with an NLMSG_DONE at the end as nfnetlink_log appends when it flushes a batch.
  */
-export function buildNflogBatches(packets: readonly MixPacket[], perBatch: number, startMicros: number): Buffer[] {
+export function buildNflogBatches(packets: readonly MixPacket[], perBatch: number, startMicros: number, maxBytes = Infinity): Buffer[] {
   const batches: Buffer[] = [];
-  for (let i = 0; i < packets.length; i += perBatch) {
-    const slice = packets.slice(i, i + perBatch);
-    const w = new Writer(Buffer.alloc(slice.length * 200 + 32));
-    slice.forEach((packet, k) => writePacketMessage(w, packet, startMicros + i + k));
+  const done = 20;
+  for (let i = 0; i < packets.length; ) {
+    // A message is under 256 bytes: room for the one that may not fit, written and then taken back.
+    const w = new Writer(Buffer.alloc(Math.min(perBatch * 256, maxBytes + 256) + done));
+    const first = i;
+    while (i < packets.length && i - first < perBatch) {
+      const before = w.offset;
+      writePacketMessage(w, packets[i]!, startMicros + i);
+      if (w.offset + done > maxBytes && i > first) {
+        w.offset = before;
+        break;
+      }
+      i++;
+    }
     // NLMSG_DONE with an empty body, as nfulnl_send appends to a multi-part batch.
     w.hostU32(20);
     w.hostU16(3);

@@ -11,6 +11,9 @@ import type { Clock } from '../core/types.js';
 export class InterfaceNames {
   private names = new Map<number, string>();
   private lastRefresh = Number.NEGATIVE_INFINITY;
+  /** The last index found, checked before the Map: a flood comes in on one interface. */
+  private lastIndex = 0;
+  private lastName: string | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -19,13 +22,23 @@ export class InterfaceNames {
   ) {}
 
   nameOf(ifindex: number): string | undefined {
-    const known = this.names.get(ifindex);
-    if (known !== undefined || ifindex === 0) return known;
-    const now = this.clock.now();
-    if (now - this.lastRefresh < this.refreshIntervalMs) return undefined;
-    this.lastRefresh = now;
-    this.names = readInterfaceTable(this.sysClassNet);
-    return this.names.get(ifindex);
+    if (ifindex === this.lastIndex) return this.lastName;
+    let known = this.names.get(ifindex);
+    if (known === undefined && ifindex !== 0) {
+      const now = this.clock.now();
+      if (now - this.lastRefresh < this.refreshIntervalMs) return undefined;
+      this.lastRefresh = now;
+      this.names = readInterfaceTable(this.sysClassNet);
+      // The remembered index may be gone from the new table: look it up again.
+      this.lastIndex = 0;
+      this.lastName = undefined;
+      known = this.names.get(ifindex);
+    }
+    if (known !== undefined) {
+      this.lastIndex = ifindex;
+      this.lastName = known;
+    }
+    return known;
   }
 }
 

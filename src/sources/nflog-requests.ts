@@ -133,6 +133,12 @@ export function buildNflogConfigMessages(config: NflogConfig): Buffer[] {
   return messages;
 }
 
+/** The request that changes only the flush timeout of a bound group; the rest of its configuration stays. */
+export function buildNflogTimeoutMessage(group: number, timeoutCentiseconds: number, sequence: number): Buffer {
+  validateConfig({ group, copyRange: 1, qthreshold: 1, timeoutCentiseconds, flags: 0 });
+  return buildNflogConfigMessage(group, 0, sequence, [{ type: NfulaCfgAttr.TIMEOUT, data: be32(timeoutCentiseconds) }]);
+}
+
 /** The request that releases `group`, so another process (or our restart) can bind it. */
 export function buildNflogUnbindMessage(group: number, sequence: number): Buffer {
   return buildNflogConfigMessage(group, 0, sequence, [{ type: NfulaCfgAttr.CMD, data: u8(NfulnlCfgCmd.UNBIND) }]);

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 // Only the files used: the package's index loads every family it knows (genl, nl80211, rt, wg), ~8 MB of RSS.
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { Protocol } from 'netlink/dist/constants.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/types.js';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { buildNflogConfigMessages, buildNflogUnbindMessage } from './nflog-requests.js';
+import { buildNflogConfigMessages, buildNflogTimeoutMessage, buildNflogUnbindMessage } from './nflog-requests.js';
+import { FlushTimeoutPolicy, NFLOG_BUFFER_BYTES, NFLOG_QUEUE_THRESHOLD } from './nflog-batching.js';
 import {
   NflogDecoder,
   type NetlinkControlKind,
@@ -13,6 +13,7 @@ import {
   type NflogRejectReason,
 } from '../decode/nflog.js';
 import { InterfaceNames } from './nflog-interfaces.js';
+import { errnoName, nflogRequestError } from './nflog-errors.js';
 import type { KnockSource, SourceSink } from './types.js';
 
 /** The part of the netlink package's RawNetlinkSocket this source uses; tests substitute a fake. */
@@ -45,17 +46,7 @@ export interface NflogSourceOptions {
 
 /** Enough for an IPv6 header, ~70 bytes of extension headers and the TCP flags byte. */
 export const NFLOG_COPY_RANGE = 128;
-/**
- * Batching: the kernel sends when 64 messages are queued, its 32 KiB buffer is full or 10 ms passed.
- * Knock times come from NFULA_TIMESTAMP when the kernel stamps the packet; otherwise from our receive
- * time, which batching delays by at most the timeout.
- */
-const QUEUE_THRESHOLD = 64;
-const FLUSH_TIMEOUT_CENTISECONDS = 1;
-const KERNEL_BUFFER_BYTES = 32 * 1024;
 const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
-const EPERM = 1;
-const EBUSY = 16;
 
 interface PendingRequest {
   resolve(): void;
@@ -78,6 +69,9 @@ export class NflogSource implements KnockSource {
   private closed = false;
   private closing: Promise<void> | undefined;
   private receivedAt = 0;
+  /** Batching (see nflog-batching.ts): knock times come from NFULA_TIMESTAMP, else from our receive time, which batching delays by at most the timeout. */
+  private flushPolicy: FlushTimeoutPolicy | undefined;
+  private batchEvents = 0;
   private readonly handler: NflogBatchHandler;
   private readonly decoder: NflogDecoder;
   /** SO_RCVBUF as the kernel reports it after start(). */
@@ -86,9 +80,13 @@ export class NflogSource implements KnockSource {
   constructor(options: NflogSourceOptions) {
     this.options = options;
     this.interfaces = new InterfaceNames(options.clock, options.sysClassNet);
-    this.decoder = new NflogDecoder({ prefix: options.prefix, interfaceName: (ifindex) => this.interfaces.nameOf(ifindex) });
+    // The sink is done with an event when it returns (SourceSink): one object serves every packet.
+    this.decoder = new NflogDecoder({ prefix: options.prefix, interfaceName: (ifindex) => this.interfaces.nameOf(ifindex), reuseEvent: true });
     this.handler = {
-      event: (event) => options.sink.event(event),
+      event: (event) => {
+        this.batchEvents++;
+        options.sink.event(event);
+      },
       reject: (reason, errno, sequence) => this.rejected(reason, errno, sequence),
       control: (kind, sequence) => this.controlled(kind, sequence),
     };
@@ -117,13 +115,14 @@ export class NflogSource implements KnockSource {
     this.receiveBufferBytes = socket.getRecvBufferSize();
     this.options.log?.info({ group, requested: wanted, obtained: this.receiveBufferBytes }, 'nflog: socket receive buffer');
 
+    const flushPolicy = new FlushTimeoutPolicy(this.options.clock.now());
     const messages = buildNflogConfigMessages({
       group,
       copyRange: NFLOG_COPY_RANGE,
-      qthreshold: QUEUE_THRESHOLD,
-      timeoutCentiseconds: FLUSH_TIMEOUT_CENTISECONDS,
+      qthreshold: NFLOG_QUEUE_THRESHOLD,
+      timeoutCentiseconds: flushPolicy.timeoutCentiseconds,
       flags: 0,
-      bufferBytes: KERNEL_BUFFER_BYTES,
+      bufferBytes: NFLOG_BUFFER_BYTES,
       firstSequence: this.nextSequence,
     });
     this.nextSequence += messages.length;
@@ -134,6 +133,7 @@ export class NflogSource implements KnockSource {
       await this.shutdown(false);
       throw error;
     }
+    this.flushPolicy = flushPolicy;
     this.options.log?.info({ group, prefix: this.options.prefix }, 'nflog: listening');
   }
 
@@ -183,47 +183,28 @@ export class NflogSource implements KnockSource {
   }
 
   private requestError(what: string, errno: number, cause?: unknown): NfknockError {
-    const { group } = this.options;
-    const holder = errno === EPERM || errno === EBUSY ? this.groupHolder() : undefined;
-    if (holder !== undefined) {
-      return new NfknockError(
-        ErrorCodes.SOURCE_UNAVAILABLE,
-        `NFLOG group ${group} is already bound by another netlink socket (port ${holder}${processHint(holder)}); stop the other reader (ulogd, another nfknockd) or choose another NFLOG group`,
-        { cause },
-      );
-    }
-    if (errno === EBUSY) {
-      return new NfknockError(ErrorCodes.SOURCE_UNAVAILABLE, `NFLOG group ${group} is already bound (EBUSY); choose another NFLOG group`, { cause });
-    }
-    if (errno === EPERM) {
-      return new NfknockError(
-        ErrorCodes.PERMISSION,
-        `not allowed to ${what} ${group}: reading NFLOG needs CAP_NET_ADMIN (run as root, or grant the capability, e.g. AmbientCapabilities=CAP_NET_ADMIN in the systemd unit)`,
-        { cause },
-      );
-    }
-    return new NfknockError(ErrorCodes.SOURCE_FAILED, `the kernel refused to ${what} ${group}: ${errnoName(errno)}`, { cause });
-  }
-
-  /** The netlink port holding our group, from /proc/net/netfilter/nfnetlink_log; undefined if free. */
-  private groupHolder(): number | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.options.procNfnetlinkLog ?? '/proc/net/netfilter/nfnetlink_log', 'utf8');
-    } catch {
-      return undefined;
-    }
-    for (const line of text.split('\n')) {
-      const [group, portid] = line.trim().split(/\s+/).map(Number);
-      if (group === this.options.group && portid !== undefined && Number.isInteger(portid)) return portid;
-    }
-    return undefined;
+    return nflogRequestError(this.options.group, what, errno, this.options.procNfnetlinkLog, cause);
   }
 
   private receive(msg: Buffer): void {
     if (this.closed) return;
     this.receivedAt = this.options.clock.now();
+    this.batchEvents = 0;
     this.decoder.decode(msg, this.receivedAt, this.handler);
+    const timeout = this.flushPolicy?.observe(this.receivedAt, this.batchEvents);
+    if (timeout !== undefined) this.setFlushTimeout(timeout);
+  }
+
+  private setFlushTimeout(timeoutCentiseconds: number): void {
+    const { group } = this.options;
+    const log = this.options.log;
+    this.request(buildNflogTimeoutMessage(group, timeoutCentiseconds, this.nextSequence++), 'change the flush timeout of NFLOG group').then(
+      () => log?.debug({ group, timeoutMs: timeoutCentiseconds * 10 }, 'nflog: batch flush timeout changed'),
+      (error: unknown) => {
+        this.flushPolicy?.refused(timeoutCentiseconds);
+        if (!this.closed) log?.warn({ group, error: describe(error) }, 'nflog: could not change the batch flush timeout');
+      },
+    );
   }
 
   private rejected(reason: NflogRejectReason, errno: number, sequence: number): void {
@@ -291,21 +272,6 @@ function openNetfilterSocket(receiveBufferBytes: number): NflogSocket {
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function hostSequence(message: Buffer): number {
   return hostIsLittleEndian ? message.readUInt32LE(8) : message.readUInt32BE(8);
-}
-
-const errnoNames: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 22: 'EINVAL', 95: 'EOPNOTSUPP', 105: 'ENOBUFS' };
-function errnoName(errno: number): string {
-  return errnoNames[errno] ?? `errno ${errno}`;
-}
-
-/** libnl and the netlink package derive a socket's port from the PID (low 22 bits): name it if alive. */
-function processHint(portid: number): string {
-  const pid = portid & 0x3fffff;
-  try {
-    return `, probably process ${pid} "${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}"`;
-  } catch {
-    return '';
-  }
 }
 
 function describe(error: unknown): string {

@@ -7,6 +7,10 @@ import type { RejectReason } from '../core/reject-reasons.js';
  * ends as exactly one call here, so the daemon can count what it dropped and why.
  */
 export interface SourceSink {
+  /**
+   * The event is the sink's only until it returns: a source may refill the same object for its next
+   * packet (NflogSource does, so that a flood allocates no event per packet). Keep fields, or a copy.
+   */
   event(event: KnockEvent): void;
   /** Input that was read but is not a knock we accept (malformed, wrong prefix, forged...). */
   reject(reason: RejectReason, detail?: string): void;
