@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rename, rm, stat, symlink, writeFile, readdir } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rename, rm, stat, symlink, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,6 +10,8 @@ import { formatSequence } from '../src/config/sequence.js';
 import { isNfknockError } from '../src/core/errors.js';
 import type { Door, KnockStep } from '../src/core/types.js';
 import { makeDoor } from './helpers/knock-fixtures.js';
+import { asNobody, NOBODY, nobodySkip } from './helpers/as-nobody.js';
+import { nobodyReadableRoot } from './helpers/nobody-copy.js';
 
 async function sequenceFile(t: { after: (fn: () => Promise<void>) => void }, text: string | Buffer, mode = 0o600) {
   const dir = await mkdtemp(join(tmpdir(), 'nfknock-g-otp-'));
@@ -151,4 +153,35 @@ test('burning any lines in any order changes exactly their first bytes (property
     }),
     { numRuns: 60 },
   );
+});
+
+test('a file the daemon may read but not write (0400 without CAP_DAC_OVERRIDE, as under the unit) is replaced whole: same marks, mode and owner kept', { skip: nobodySkip }, async (t) => {
+  // nobody has no CAP_DAC_OVERRIDE, as the unit's root has none: opening its own 0400 file for writing fails with EACCES.
+  const dir = await mkdtemp(join(tmpdir(), 'nfknock-g-otp-ro-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'otp.txt');
+  await writeFile(path, FILE);
+  await chown(path, NOBODY, NOBODY);
+  await chmod(path, 0o400);
+  await chown(dir, NOBODY, NOBODY);
+  await chmod(dir, 0o700);
+  const module = join(nobodyReadableRoot(), 'dist/src/state/one-time-file.js');
+  const script = [
+    `const { OneTimeFiles } = await import(${JSON.stringify(module)});`,
+    `const door = { name: "otp", oneTimeFile: ${JSON.stringify(path)} };`,
+    'const files = new OneTimeFiles();',
+    'const [first, second] = await files.read(door);',
+    'await files.markUsed(door, first);',
+    'await files.markUsed(door, second);',
+    "await files.markUsed(door, first).then(() => process.exit(3), () => undefined);",
+    "console.log(JSON.stringify(await files.read(door)));",
+  ].join('\n');
+  const run = asNobody(`node --input-type=module -e '${script}'`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), [line(4, '7002:udp,8002')]);
+  assert.equal(await readFile(path, 'utf8'), '# comment\n#000,8000,9000\n# 7001,8001,9001\n7002:udp,8002\n');
+  const after = await stat(path);
+  assert.equal(after.mode & 0o7777, 0o400, 'mode kept');
+  assert.deepEqual([after.uid, after.gid], [NOBODY, NOBODY], 'owner kept');
+  assert.deepEqual((await readdir(dir)).sort(), ['otp.txt'], 'no temp file left');
 });

@@ -16,7 +16,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
 import type { Config, Door, KnockStep } from '../core/types.js';
 import type { OneTimeLine } from '../matcher/sequences.js';
-import { inParentOf, readTrustedFile, type TrustedDirectory } from '../trust/open.js';
+import { inParentOf, readTrustedFile, type OpenedFile, type TrustedDirectory } from '../trust/open.js';
 import { parseOneTimeFile, type PlacedOneTimeLine } from '../config/one-time.js';
 
 /** As the config loader's limit: far above any real file. */
@@ -56,12 +56,16 @@ export class OneTimeFiles {
   }
 
   private async burn(path: string, dir: TrustedDirectory, name: string, wanted: OneTimeLine): Promise<void> {
-    const opened = await dir.openChild(name, 'one-time', BURN_FLAGS).catch((error: unknown) => {
+    let opened: OpenedFile | undefined;
+    try {
+      opened = await dir.openChild(name, 'one-time', BURN_FLAGS);
+    } catch (error) {
       if (error instanceof NfknockError) throw error;
-      // EACCES: a file the daemon cannot write (mode 0400 under a unit without CAP_DAC_OVERRIDE).
+      // A file the daemon may read but not write: mode 0400 under the unit, which has no CAP_DAC_OVERRIDE.
+      if ((error as NodeJS.ErrnoException).code === 'EACCES') return this.burnByReplacing(path, dir, name, wanted);
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       throw new NfknockError(ErrorCodes.CONFIG_READ, `cannot open the one-time sequence file ${path} to mark a line used (${code})`, { cause: error, location: { file: path } });
-    });
+    }
     if (!opened) throw readError(path, Object.assign(new Error(`${name}: no such file`), { code: 'ENOENT' }));
     const { handle, stats } = opened;
     try {
@@ -84,6 +88,29 @@ export class OneTimeFiles {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * For a read-only file, the way nfknock burnt every line before issue 14: the whole file replaced
+   * atomically (in its checked directory) with the same byte turned into '#', its mode and owner kept.
+   * It costs the file's size per use, so docs/deploying.md asks for 0600; it keeps a door `check`
+   * accepted working.
+   */
+  private async burnByReplacing(path: string, dir: TrustedDirectory, name: string, wanted: OneTimeLine): Promise<void> {
+    const read = await dir.readChild(name, 'one-time', MAX_ONE_TIME_BYTES).catch((error: unknown) => {
+      throw readError(path, error);
+    });
+    if (!read) throw readError(path, Object.assign(new Error(`${name}: no such file`), { code: 'ENOENT' }));
+    const target = this.findAgain(path, read.bytes, read.stats, wanted);
+    const replaced = Buffer.from(read.bytes);
+    replaced[target.offset] = USED_MARK[0] as number;
+    // Only a file that is not the daemon's own needs its owner given back: under the unit the syscall
+    // filter refuses fchown (@privileged), and a root daemon's new file is already root's.
+    const uid = process.geteuid?.();
+    const owner = uid === 0 && (read.stats.uid !== uid || read.stats.gid !== process.getegid?.()) ? { uid: read.stats.uid, gid: read.stats.gid } : undefined;
+    // A new inode: the next burn reads the file again rather than trust what was known of the old one.
+    this.known.delete(path);
+    await dir.writeAtomic(name, replaced, read.stats.mode & 0o7777, owner);
   }
 
   /** The file changed since it was read: the first unused line holding the sequence, found by content as knockd does. */
