@@ -4,6 +4,7 @@ import { SequenceBook, type Candidate } from './sequences.js';
 import { StageQueue, type StageQueueLinks } from './stage-queue.js';
 import { SourceTable, type SourceTableLinks } from './source-table.js';
 import { DoorIndex } from './door-index.js';
+import { DoorGroups, doorsBrokenBy, intersection, stepKey, without } from './door-groups.js';
 import { matchingFingerprint } from './fingerprint.js';
 import { ActionMaker, type When } from './actions.js';
 import { flagsSatisfy, narrowed, stepMatches } from './matching.js';
@@ -23,10 +24,17 @@ export interface MatcherOptions {
   reuseActions?: boolean;
 }
 
+/**
+ * A source's progress: at one door (`group` -1, `doorIndex` the door), or, at stage 1, shared by the
+ * doors of a group (`group` its number, `doorIndex` = doors.length + group in the source table).
+ */
 interface Attempt extends StageQueueLinks<Attempt>, SourceTableLinks<Attempt> {
   source: string;
   family: Family;
   doorIndex: number;
+  group: number;
+  /** A shared attempt's doors when not the whole group (some had attempts of their own, or advanced alone). */
+  members: readonly number[] | undefined;
   /** Knocks accepted so far (1 after the first knock). */
   stage: number;
   startedAt: number;
@@ -39,13 +47,20 @@ interface Attempt extends StageQueueLinks<Attempt>, SourceTableLinks<Attempt> {
 /** Only for callers that do not care about hash flooding (tests, simulate): the daemon seeds randomly. */
 const DEFAULT_HASH_SEED = 0x2545f491;
 
+const NONE: readonly number[] = [];
+const NO_DOORS: readonly Door[] = [];
+
 /**
  * The knock sequence state machine: one attempt per (source address, door), time injected through the
- * events and `tick(now)`. knockd's semantics, with four deliberate differences:
+ * events and `tick(now)`; the doors of a group (`DoorGroups`: same first knock, flags, Target and
+ * seq_timeout) share their first stage, one attempt for all of them, reported by one action naming
+ * them all (`doors`). Each door sees exactly what it would see alone. knockd's semantics, with four
+ * deliberate differences:
  *  - the packet that breaks a sequence is re-considered as the first knock of a new attempt;
  *  - an exact repeat of the knock just accepted (a retransmitted SYN) is ignored instead of breaking;
  *  - stale attempts expire on `tick`, not only when the same source sends again;
  *  - the number of attempts is capped; under pressure the attempts that passed fewest stages go first.
+ *    A shared first stage counts as one attempt (see docs/architecture.md).
  * As in knockd, a TCP packet whose flags do not satisfy the door's TCPFlags, or that was not sent to
  * the door's Target address, is ignored for that door (it neither advances nor breaks an attempt), and
  * seq_timeout runs from the first knock.
@@ -58,13 +73,16 @@ export class Matcher {
   readonly sequences: SequenceBook;
   /** Doors by the knock their sequences start with: a packet visits those and its source's attempts, no others. */
   private index: DoorIndex;
+  private groups: DoorGroups;
+  /** `[door]` for each door: the `doors` of its own attempts' actions. */
+  private singletons: (readonly Door[])[];
   /** Attempts by (source, door index), and each source's attempts. */
   private readonly bySource: SourceTable<Attempt>;
   /** Attempts by stage, each in insertion order, so eviction finds the oldest of the lowest stage. */
   private readonly byStage: StageQueue<Attempt>[] = [];
   private count = 0;
-  /** The door indices of the source's attempts, collected for one event (reused: feed is not re-entrant). */
-  private ownDoors = new Int32Array(64);
+  /** The visit keys of the source's attempts, collected for one event (reused: feed is not re-entrant). */
+  private visitKeys = new Int32Array(64);
   /**
    * The last attempt removed, reused by the next one begun: under a flood every new attempt evicts
    * one, and reusing it spares the young generation an object that would live long enough to be
@@ -78,7 +96,9 @@ export class Matcher {
     this.emit = options.onAction;
     this.actions = new ActionMaker(options.reuseActions ?? false, doors[0]);
     this.sequences = options.sequences ?? new SequenceBook();
-    this.index = new DoorIndex(doors, this.sequences);
+    this.groups = new DoorGroups(doors);
+    this.singletons = doors.map((door) => [door]);
+    this.index = new DoorIndex(doors, this.sequences, this.groups);
     this.sequences.onOneTimeChange((doorName) => this.index.oneTimeChanged(doorName));
     this.bySource = new SourceTable(options.hashSeed ?? DEFAULT_HASH_SEED);
   }
@@ -89,6 +109,13 @@ export class Matcher {
 
   get currentDoors(): readonly Door[] {
     return this.doors;
+  }
+
+  /** (source, door) pairs in progress, a shared attempt counting each of its doors: a walk of every attempt, for tests. */
+  get doorAttemptCount(): number {
+    let pairs = 0;
+    for (const bucket of this.byStage) if (bucket) for (const attempt of bucket) pairs += this.doorsOf(attempt).length;
+    return pairs;
   }
 
   /**
@@ -102,21 +129,33 @@ export class Matcher {
     const source = event.source;
     const hash = this.bySource.hash(source);
     const head = this.bySource.head(source, hash);
+    const groupAt = this.groups.groupAt;
     if (head === undefined) {
-      for (let i = 0; i < starting.length; i++) this.visit(starting[i]!, event, hash);
+      for (let i = 0; i < starting.length; i++) {
+        const doorIndex = starting[i]!;
+        const group = groupAt[doorIndex]!;
+        if (group >= 0) this.visitGroup(group, event, hash);
+        else this.visit(doorIndex, event, hash);
+      }
       return;
     }
-    const own = this.collectOwnDoors(head);
-    const ownDoors = this.ownDoors;
+    // Visits are keyed 2 * index for a door, 2 * index + 1 for a group (listed at its highest member):
+    // a group after its members' own attempts, so that a member whose attempt this packet ends can
+    // begin in the shared one; never an attempt begun by this packet.
+    const own = this.collectVisits(head);
+    const visits = this.visitKeys;
     let i = 0;
     let j = 0;
     while (i < starting.length || j < own) {
-      const next = i < starting.length ? starting[i]! : Infinity;
-      const mine = j < own ? ownDoors[j]! : Infinity;
-      const doorIndex = next <= mine ? next : mine;
-      if (next === doorIndex) i++;
-      if (mine === doorIndex) j++;
-      this.visit(doorIndex, event, hash);
+      const startingAt = i < starting.length ? starting[i]! : -1;
+      const next = startingAt < 0 ? Infinity : groupAt[startingAt]! >= 0 ? 2 * startingAt + 1 : 2 * startingAt;
+      const mine = j < own ? visits[j]! : Infinity;
+      const key = next <= mine ? next : mine;
+      if (next === key) i++;
+      if (mine === key) j++;
+      const doorIndex = key >> 1;
+      if ((key & 1) === 1) this.visitGroup(groupAt[doorIndex]!, event, hash);
+      else this.visit(doorIndex, event, hash);
     }
   }
 
@@ -126,10 +165,11 @@ export class Matcher {
     for (const bucket of this.byStage) {
       if (!bucket) continue;
       for (const attempt of bucket) {
-        const door = this.doors[attempt.doorIndex]!;
-        if (now - attempt.startedAt <= door.seqTimeoutMs) continue;
+        const timeout = attempt.group < 0 ? this.doors[attempt.doorIndex]!.seqTimeoutMs : this.groups.list[attempt.group]!.seqTimeoutMs;
+        if (now - attempt.startedAt <= timeout) continue;
+        const doors = this.doorsOf(attempt);
         this.remove(attempt);
-        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, clock));
+        this.emit(this.actions.ended('expire', doors, attempt.source, attempt.family, attempt.stage, clock));
       }
     }
     this.sequences.prune(this.doors, now);
@@ -153,13 +193,20 @@ export class Matcher {
       }
       if (renumbered[index] !== index) unchanged = false;
     }
+    const oldGroups = this.groups;
     this.spare = undefined;
     this.doors = doors;
-    this.index = new DoorIndex(doors, this.sequences);
+    this.groups = new DoorGroups(doors);
+    this.singletons = doors.map((door) => [door]);
+    this.index = new DoorIndex(doors, this.sequences, this.groups);
     if (unchanged) return;
     for (const bucket of this.byStage) {
       if (!bucket) continue;
       for (const attempt of bucket) {
+        if (attempt.group >= 0) {
+          this.regroup(attempt, oldGroups.list[attempt.group]!.indices, renumbered);
+          continue;
+        }
         const newIndex = renumbered[attempt.doorIndex]!;
         if (newIndex < 0) this.remove(attempt);
         else if (newIndex !== attempt.doorIndex) this.bySource.renumber(attempt, newIndex);
@@ -168,24 +215,43 @@ export class Matcher {
     this.spare = undefined;
   }
 
-  /** The source's door indices into `ownDoors`, ascending; returns how many. */
-  private collectOwnDoors(head: Attempt): number {
+  /**
+   * A shared attempt keeps the doors that survived the reload. They are still one group's: the group
+   * is decided by fields of the matching fingerprint.
+   */
+  private regroup(attempt: Attempt, oldGroup: readonly number[], renumbered: Int32Array): void {
+    const kept: number[] = [];
+    for (const index of attempt.members ?? oldGroup) if (renumbered[index]! >= 0) kept.push(renumbered[index]!);
+    kept.sort((a, b) => a - b);
+    const g = kept.length === 0 ? -1 : this.groups.groupOf[kept[0]!]!;
+    if (g < 0) return this.remove(attempt);
+    attempt.group = g;
+    attempt.members = kept.length === this.groups.list[g]!.indices.length ? undefined : kept;
+    this.bySource.renumber(attempt, this.doors.length + g);
+  }
+
+  /** The visit keys (see feed) of the source's attempts into `visitKeys`, ascending; returns how many. */
+  private collectVisits(head: Attempt): number {
     let count = 0;
     let sorted = true;
     for (let attempt: Attempt | undefined = head; attempt !== undefined; attempt = attempt.siblingNext) {
-      if (count === this.ownDoors.length) {
+      if (count === this.visitKeys.length) {
         const larger = new Int32Array(count * 2);
-        larger.set(this.ownDoors);
-        this.ownDoors = larger;
+        larger.set(this.visitKeys);
+        this.visitKeys = larger;
       }
-      if (count > 0 && this.ownDoors[count - 1]! > attempt.doorIndex) sorted = false;
-      this.ownDoors[count++] = attempt.doorIndex;
+      const at = attempt.group < 0 ? 2 * attempt.doorIndex : 2 * this.groups.list[attempt.group]!.indices.at(-1)! + 1;
+      if (count > 0 && this.visitKeys[count - 1]! > at) sorted = false;
+      this.visitKeys[count++] = at;
     }
-    if (!sorted) this.ownDoors.subarray(0, count).sort();
+    if (!sorted) this.visitKeys.subarray(0, count).sort();
     return count;
   }
 
-  /** One door for one event: exactly what the loop over every door did for it. */
+  /**
+   * One door for one event: exactly what the loop over every door did for it. A grouped door begins
+   * in its group, visited after it.
+   */
   private visit(index: number, event: KnockEvent, hash: number): void {
     const door = this.doors[index]!;
     if (!flagsSatisfy(door, event)) return;
@@ -193,12 +259,107 @@ export class Matcher {
     if (attempt) {
       if (event.at - attempt.startedAt > door.seqTimeoutMs) {
         this.remove(attempt);
-        this.emit(this.actions.ended('expire', door, attempt.source, attempt.family, attempt.stage, event));
+        this.emit(this.actions.ended('expire', this.singletons[index]!, attempt.source, attempt.family, attempt.stage, event));
       } else if (this.advance(attempt, door, event)) {
         return;
       }
     }
-    this.begin(index, door, event, hash);
+    if (!this.groups.grouped(index)) this.begin(index, door, event, hash);
+  }
+
+  /** A group for one event: what visiting each member for its first stage would do. */
+  private visitGroup(g: number, event: KnockEvent, hash: number): void {
+    const group = this.groups.list[g]!;
+    if (!flagsSatisfy(group.doors[0]!, event)) return;
+    const shared = this.bySource.find(event.source, hash, this.doors.length + g);
+    if (shared) {
+      if (event.at - shared.startedAt <= group.seqTimeoutMs) return this.fanOut(shared, g, event, hash);
+      const doors = this.doorsOf(shared);
+      this.remove(shared);
+      this.emit(this.actions.ended('expire', doors, shared.source, shared.family, 1, event));
+    }
+    if (event.port !== group.port || event.protocol !== group.protocol) return;
+    const members = this.stateless(g, event.source, hash, undefined);
+    if (members.length === 0) return;
+    const doors = members === group.indices ? group.doors : members.map((index) => this.doors[index]!);
+    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+      this.emit(this.actions.ended('evict', doors, event.source, event.family, 0, event));
+      return;
+    }
+    const attempt = this.fresh(event, this.doors.length + g, 1, event.at, this.index.candidatesOf(group.indices[0]!));
+    attempt.group = g;
+    attempt.members = members === group.indices ? undefined : members;
+    this.insert(attempt, hash);
+    this.emit(this.actions.stage(doors, event.source, event.family, 1, event));
+  }
+
+  /**
+   * A knock after a shared first stage: members whose second step it is advance on their own; the
+   * others ignore a repeat of the first knock and break on anything else (reported first).
+   */
+  private fanOut(shared: Attempt, g: number, event: KnockEvent, hash: number): void {
+    const group = this.groups.list[g]!;
+    const before = shared.members ?? group.indices;
+    const key = stepKey(event.protocol, event.port);
+    const second = group.bySecond.get(key) ?? NONE;
+    const advancing = second.length === 0 || shared.members === undefined ? second : intersection(second, before);
+    const startedAt = shared.startedAt;
+    const repeat = event.port === group.port && event.protocol === group.protocol;
+    if (repeat && advancing.length === 0 && shared.members === undefined) return;
+    const staying = repeat ? without(before, advancing) : NONE;
+    // `advancing` is a subset of `before`.
+    let brokenDoors: readonly Door[] = NO_DOORS;
+    if (!repeat && advancing.length < before.length) {
+      brokenDoors = shared.members === undefined ? doorsBrokenBy(group, key, advancing) : without(before, advancing).map((index) => this.doors[index]!);
+    }
+    if (staying.length === 0) this.remove(shared);
+    else if (staying !== before) shared.members = staying;
+    if (brokenDoors.length > 0) this.emit(this.actions.broken(brokenDoors, event.source, event.family, 1, event, event.port, event.protocol));
+    for (let i = 0; i < advancing.length; i++) this.advanceAlone(advancing[i]!, startedAt, event, hash);
+    // Members with no attempt at all (their own ended earlier) begin now, as they would alone.
+    if (repeat && before !== group.indices) for (const index of this.stateless(g, event.source, hash, before)) this.begin(index, this.doors[index]!, event, hash);
+  }
+
+  /** A member leaves its group's shared first stage for stage 2 (or opens). */
+  private advanceAlone(index: number, startedAt: number, event: KnockEvent, hash: number): void {
+    const door = this.doors[index]!;
+    const candidates = this.index.candidatesOf(index);
+    if (door.steps.length === 2) return this.conclude(door, event, candidates);
+    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+      this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 1, event));
+      return;
+    }
+    const attempt = this.fresh(event, index, 2, startedAt, candidates);
+    this.insert(attempt, hash);
+    this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 2, event));
+  }
+
+  /**
+   * The group's members that hold no attempt of this source: neither their own nor in the shared one
+   * (`shared`, its members). The whole group, shared, when the source holds none of the group's.
+   */
+  private stateless(g: number, source: string, hash: number, shared: readonly number[] | undefined): readonly number[] {
+    const all = this.groups.list[g]!.indices;
+    let own = false;
+    for (let attempt = this.bySource.head(source, hash); attempt !== undefined; attempt = attempt.siblingNext) {
+      if (attempt.group < 0 && this.groups.groupOf[attempt.doorIndex] === g) own = true;
+    }
+    if (!own) return shared === undefined ? all : without(all, shared);
+    const out: number[] = [];
+    let j = 0;
+    for (const index of all) {
+      while (shared !== undefined && j < shared.length && shared[j]! < index) j++;
+      if (shared !== undefined && shared[j] === index) continue;
+      if (this.bySource.find(source, hash, index) === undefined) out.push(index);
+    }
+    return out;
+  }
+
+  /** The doors an attempt's actions name. */
+  private doorsOf(attempt: Attempt): readonly Door[] {
+    if (attempt.group < 0) return this.singletons[attempt.doorIndex]!;
+    const members = attempt.members;
+    return members === undefined ? this.groups.list[attempt.group]!.doors : members.map((index) => this.doors[index]!);
   }
 
   /** Returns true when the event was consumed by the attempt (advanced it, or was a retransmission). */
@@ -223,13 +384,13 @@ export class Matcher {
         this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === attempt.stage));
       } else {
         this.bucket(attempt.stage).add(attempt);
-        this.emit(this.actions.stage(door, event.source, event.family, attempt.stage, event));
+        this.emit(this.actions.stage(this.singletons[attempt.doorIndex]!, event.source, event.family, attempt.stage, event));
       }
       return true;
     }
     if (event.port === attempt.lastPort && event.protocol === attempt.lastProtocol) return true;
     this.remove(attempt);
-    this.emit(this.actions.broken(door, event.source, event.family, stage, event, event.port, event.protocol));
+    this.emit(this.actions.broken(this.singletons[attempt.doorIndex]!, event.source, event.family, stage, event, event.port, event.protocol));
     return false;
   }
 
@@ -254,45 +415,52 @@ export class Matcher {
       return;
     }
     if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
-      this.emit(this.actions.ended('evict', door, event.source, event.family, 0, event));
+      this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 0, event));
       return;
     }
-    // Taken only now: an action handler may have run in between.
-    let attempt = this.spare;
+    this.insert(this.fresh(event, index, 1, event.at, matching), hash);
+    this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 1, event));
+  }
+
+  /** An attempt of the event's source, not yet inserted; taken only now: an action handler may have run in between. */
+  private fresh(event: KnockEvent, doorIndex: number, stage: number, startedAt: number, candidates: Candidate[]): Attempt {
+    const attempt = this.spare;
     this.spare = undefined;
     if (attempt) {
       attempt.source = event.source;
       attempt.family = event.family;
-      attempt.doorIndex = index;
-      attempt.stage = 1;
-      attempt.startedAt = event.at;
+      attempt.doorIndex = doorIndex;
+      attempt.group = -1;
+      attempt.members = undefined;
+      attempt.stage = stage;
+      attempt.startedAt = startedAt;
       attempt.lastPort = event.port;
       attempt.lastProtocol = event.protocol;
-      attempt.candidates = matching;
-    } else {
-      attempt = {
-        source: event.source,
-        family: event.family,
-        doorIndex: index,
-        stage: 1,
-        startedAt: event.at,
-        lastPort: event.port,
-        lastProtocol: event.protocol,
-        candidates: matching,
-        tableHash: hash,
-        tableNext: undefined,
-        tabled: false,
-        siblingNext: undefined,
-        siblingPrev: undefined,
-        headNext: undefined,
-        // Set up front so every attempt keeps one hidden class when it joins a stage queue.
-        queueOlder: undefined,
-        queueNewer: undefined,
-        queueOwner: undefined,
-      };
+      attempt.candidates = candidates;
+      return attempt;
     }
-    this.insert(attempt, hash);
-    this.emit(this.actions.stage(door, event.source, event.family, 1, event));
+    return {
+      source: event.source,
+      family: event.family,
+      doorIndex,
+      group: -1,
+      members: undefined,
+      stage,
+      startedAt,
+      lastPort: event.port,
+      lastProtocol: event.protocol,
+      candidates,
+      tableHash: 0,
+      tableNext: undefined,
+      tabled: false,
+      siblingNext: undefined,
+      siblingPrev: undefined,
+      headNext: undefined,
+      // Set up front so every attempt keeps one hidden class when it joins a stage queue.
+      queueOlder: undefined,
+      queueNewer: undefined,
+      queueOwner: undefined,
+    };
   }
 
   /** A sequence was completed: open with the first still-usable one, or refuse it as a replay. */
@@ -312,8 +480,9 @@ export class Matcher {
       const bucket = this.byStage[s];
       if (!bucket || bucket.size === 0) continue;
       const victim = bucket.first() as Attempt;
+      const doors = this.doorsOf(victim);
       this.remove(victim);
-      this.emit(this.actions.ended('evict', this.doors[victim.doorIndex]!, victim.source, victim.family, victim.stage, when));
+      this.emit(this.actions.ended('evict', doors, victim.source, victim.family, victim.stage, when));
       return true;
     }
     return false;
