@@ -1,8 +1,7 @@
-import type { Door, Family, KnockEvent, Protocol } from '../core/types.js';
+import type { Door, KnockEvent } from '../core/types.js';
 import type { MatcherAction } from './actions.js';
 import { SequenceBook, type Candidate } from './sequences.js';
-import { StageQueue, type StageQueueLinks } from './stage-queue.js';
-import { SourceTable, type SourceTableLinks } from './source-table.js';
+import { Attempts, type Attempt } from './attempts.js';
 import { DoorIndex } from './door-index.js';
 import { DoorGroups, doorsBrokenBy, intersection, stepKey, without } from './door-groups.js';
 import { matchingFingerprint } from './fingerprint.js';
@@ -22,26 +21,6 @@ export interface MatcherOptions {
    * one: for a handler that uses the action before it returns and keeps none of it (the daemon's).
    */
   reuseActions?: boolean;
-}
-
-/**
- * A source's progress: at one door (`group` -1, `doorIndex` the door), or, at stage 1, shared by the
- * doors of a group (`group` its number, `doorIndex` = doors.length + group in the source table).
- */
-interface Attempt extends StageQueueLinks<Attempt>, SourceTableLinks<Attempt> {
-  source: string;
-  family: Family;
-  doorIndex: number;
-  group: number;
-  /** A shared attempt's doors when not the whole group (some had attempts of their own, or advanced alone). */
-  members: readonly number[] | undefined;
-  /** Knocks accepted so far (1 after the first knock). */
-  stage: number;
-  startedAt: number;
-  lastPort: number;
-  lastProtocol: Protocol;
-  /** Sequences still consistent with the knocks so far (several only for time-based doors). */
-  candidates: Candidate[];
 }
 
 /** Only for callers that do not care about hash flooding (tests, simulate): the daemon seeds randomly. */
@@ -76,19 +55,9 @@ export class Matcher {
   private groups: DoorGroups;
   /** `[door]` for each door: the `doors` of its own attempts' actions. */
   private singletons: (readonly Door[])[];
-  /** Attempts by (source, door index), and each source's attempts. */
-  private readonly bySource: SourceTable<Attempt>;
-  /** Attempts by stage, each in insertion order, so eviction finds the oldest of the lowest stage. */
-  private readonly byStage: StageQueue<Attempt>[] = [];
-  private count = 0;
+  private readonly attempts: Attempts;
   /** The visit keys of the source's attempts, collected for one event (reused: feed is not re-entrant). */
   private visitKeys = new Int32Array(64);
-  /**
-   * The last attempt removed, reused by the next one begun: under a flood every new attempt evicts
-   * one, and reusing it spares the young generation an object that would live long enough to be
-   * promoted. Nothing keeps a removed attempt (actions copy its fields), so reuse cannot be seen.
-   */
-  private spare: Attempt | undefined;
 
   constructor(doors: readonly Door[], options: MatcherOptions) {
     this.doors = doors;
@@ -100,11 +69,11 @@ export class Matcher {
     this.singletons = doors.map((door) => [door]);
     this.index = new DoorIndex(doors, this.sequences, this.groups);
     this.sequences.onOneTimeChange((doorName) => this.index.oneTimeChanged(doorName));
-    this.bySource = new SourceTable(options.hashSeed ?? DEFAULT_HASH_SEED);
+    this.attempts = new Attempts(options.hashSeed ?? DEFAULT_HASH_SEED);
   }
 
   get attemptCount(): number {
-    return this.count;
+    return this.attempts.count;
   }
 
   get currentDoors(): readonly Door[] {
@@ -114,7 +83,7 @@ export class Matcher {
   /** (source, door) pairs in progress, a shared attempt counting each of its doors: a walk of every attempt, for tests. */
   get doorAttemptCount(): number {
     let pairs = 0;
-    for (const bucket of this.byStage) if (bucket) for (const attempt of bucket) pairs += this.doorsOf(attempt).length;
+    for (const attempt of this.attempts.all()) pairs += this.doorsOf(attempt).length;
     return pairs;
   }
 
@@ -127,8 +96,8 @@ export class Matcher {
     index.prepare(event);
     const starting = index.startingWith(event.protocol, event.port);
     const source = event.source;
-    const hash = this.bySource.hash(source);
-    const head = this.bySource.head(source, hash);
+    const hash = this.attempts.hash(source);
+    const head = this.attempts.head(source, hash);
     const groupAt = this.groups.groupAt;
     if (head === undefined) {
       for (let i = 0; i < starting.length; i++) {
@@ -162,15 +131,12 @@ export class Matcher {
   /** Expires attempts older than their door's seq_timeout; call it about once a second. */
   tick(now: number): void {
     const clock: When = { at: now };
-    for (const bucket of this.byStage) {
-      if (!bucket) continue;
-      for (const attempt of bucket) {
-        const timeout = attempt.group < 0 ? this.doors[attempt.doorIndex]!.seqTimeoutMs : this.groups.list[attempt.group]!.seqTimeoutMs;
-        if (now - attempt.startedAt <= timeout) continue;
-        const doors = this.doorsOf(attempt);
-        this.remove(attempt);
-        this.emit(this.actions.ended('expire', doors, attempt.source, attempt.family, attempt.stage, clock));
-      }
+    for (const attempt of this.attempts.all()) {
+      const timeout = attempt.group < 0 ? this.doors[attempt.doorIndex]!.seqTimeoutMs : this.groups.list[attempt.group]!.seqTimeoutMs;
+      if (now - attempt.startedAt <= timeout) continue;
+      const doors = this.doorsOf(attempt);
+      this.attempts.remove(attempt);
+      this.emit(this.actions.ended('expire', doors, attempt.source, attempt.family, attempt.stage, clock));
     }
     this.sequences.prune(this.doors, now);
   }
@@ -194,25 +160,22 @@ export class Matcher {
       if (renumbered[index] !== index) unchanged = false;
     }
     const oldGroups = this.groups;
-    this.spare = undefined;
+    this.attempts.dropSpare();
     this.doors = doors;
     this.groups = new DoorGroups(doors);
     this.singletons = doors.map((door) => [door]);
     this.index = new DoorIndex(doors, this.sequences, this.groups);
     if (unchanged) return;
-    for (const bucket of this.byStage) {
-      if (!bucket) continue;
-      for (const attempt of bucket) {
-        if (attempt.group >= 0) {
-          this.regroup(attempt, oldGroups.list[attempt.group]!.indices, renumbered);
-          continue;
-        }
-        const newIndex = renumbered[attempt.doorIndex]!;
-        if (newIndex < 0) this.remove(attempt);
-        else if (newIndex !== attempt.doorIndex) this.bySource.renumber(attempt, newIndex);
+    for (const attempt of this.attempts.all()) {
+      if (attempt.group >= 0) {
+        this.regroup(attempt, oldGroups.list[attempt.group]!.indices, renumbered);
+        continue;
       }
+      const newIndex = renumbered[attempt.doorIndex]!;
+      if (newIndex < 0) this.attempts.remove(attempt);
+      else if (newIndex !== attempt.doorIndex) this.attempts.renumber(attempt, newIndex);
     }
-    this.spare = undefined;
+    this.attempts.dropSpare();
   }
 
   /**
@@ -224,10 +187,10 @@ export class Matcher {
     for (const index of attempt.members ?? oldGroup) if (renumbered[index]! >= 0) kept.push(renumbered[index]!);
     kept.sort((a, b) => a - b);
     const g = kept.length === 0 ? -1 : this.groups.groupOf[kept[0]!]!;
-    if (g < 0) return this.remove(attempt);
+    if (g < 0) return this.attempts.remove(attempt);
     attempt.group = g;
     attempt.members = kept.length === this.groups.list[g]!.indices.length ? undefined : kept;
-    this.bySource.renumber(attempt, this.doors.length + g);
+    this.attempts.renumber(attempt, this.doors.length + g);
   }
 
   /** The visit keys (see feed) of the source's attempts into `visitKeys`, ascending; returns how many. */
@@ -255,10 +218,10 @@ export class Matcher {
   private visit(index: number, event: KnockEvent, hash: number): void {
     const door = this.doors[index]!;
     if (!flagsSatisfy(door, event)) return;
-    const attempt = this.bySource.find(event.source, hash, index);
+    const attempt = this.attempts.find(event.source, hash, index);
     if (attempt) {
       if (event.at - attempt.startedAt > door.seqTimeoutMs) {
-        this.remove(attempt);
+        this.attempts.remove(attempt);
         this.emit(this.actions.ended('expire', this.singletons[index]!, attempt.source, attempt.family, attempt.stage, event));
       } else if (this.advance(attempt, door, event)) {
         return;
@@ -271,25 +234,25 @@ export class Matcher {
   private visitGroup(g: number, event: KnockEvent, hash: number): void {
     const group = this.groups.list[g]!;
     if (!flagsSatisfy(group.doors[0]!, event)) return;
-    const shared = this.bySource.find(event.source, hash, this.doors.length + g);
+    const shared = this.attempts.find(event.source, hash, this.doors.length + g);
     if (shared) {
       if (event.at - shared.startedAt <= group.seqTimeoutMs) return this.fanOut(shared, g, event, hash);
       const doors = this.doorsOf(shared);
-      this.remove(shared);
+      this.attempts.remove(shared);
       this.emit(this.actions.ended('expire', doors, shared.source, shared.family, 1, event));
     }
     if (event.port !== group.port || event.protocol !== group.protocol) return;
     const members = this.stateless(g, event.source, hash, undefined);
     if (members.length === 0) return;
     const doors = members === group.indices ? group.doors : members.map((index) => this.doors[index]!);
-    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+    if (this.attempts.count >= this.maxAttempts && !this.evictFor(1, event)) {
       this.emit(this.actions.ended('evict', doors, event.source, event.family, 0, event));
       return;
     }
-    const attempt = this.fresh(event, this.doors.length + g, 1, event.at, this.index.candidatesOf(group.indices[0]!));
+    const attempt = this.attempts.fresh(event, this.doors.length + g, 1, event.at, this.index.candidatesOf(group.indices[0]!));
     attempt.group = g;
     attempt.members = members === group.indices ? undefined : members;
-    this.insert(attempt, hash);
+    this.attempts.insert(attempt, hash);
     this.emit(this.actions.stage(doors, event.source, event.family, 1, event));
   }
 
@@ -312,7 +275,7 @@ export class Matcher {
     if (!repeat && advancing.length < before.length) {
       brokenDoors = shared.members === undefined ? doorsBrokenBy(group, key, advancing) : without(before, advancing).map((index) => this.doors[index]!);
     }
-    if (staying.length === 0) this.remove(shared);
+    if (staying.length === 0) this.attempts.remove(shared);
     else if (staying !== before) shared.members = staying;
     if (brokenDoors.length > 0) this.emit(this.actions.broken(brokenDoors, event.source, event.family, 1, event, event.port, event.protocol));
     for (let i = 0; i < advancing.length; i++) this.advanceAlone(advancing[i]!, startedAt, event, hash);
@@ -325,12 +288,12 @@ export class Matcher {
     const door = this.doors[index]!;
     const candidates = this.index.candidatesOf(index);
     if (door.steps.length === 2) return this.conclude(door, event, candidates);
-    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+    if (this.attempts.count >= this.maxAttempts && !this.evictFor(1, event)) {
       this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 1, event));
       return;
     }
-    const attempt = this.fresh(event, index, 2, startedAt, candidates);
-    this.insert(attempt, hash);
+    const attempt = this.attempts.fresh(event, index, 2, startedAt, candidates);
+    this.attempts.insert(attempt, hash);
     this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 2, event));
   }
 
@@ -341,7 +304,7 @@ export class Matcher {
   private stateless(g: number, source: string, hash: number, shared: readonly number[] | undefined): readonly number[] {
     const all = this.groups.list[g]!.indices;
     let own = false;
-    for (let attempt = this.bySource.head(source, hash); attempt !== undefined; attempt = attempt.siblingNext) {
+    for (let attempt = this.attempts.head(source, hash); attempt !== undefined; attempt = attempt.siblingNext) {
       if (attempt.group < 0 && this.groups.groupOf[attempt.doorIndex] === g) own = true;
     }
     if (!own) return shared === undefined ? all : without(all, shared);
@@ -350,7 +313,7 @@ export class Matcher {
     for (const index of all) {
       while (shared !== undefined && j < shared.length && shared[j]! < index) j++;
       if (shared !== undefined && shared[j] === index) continue;
-      if (this.bySource.find(source, hash, index) === undefined) out.push(index);
+      if (this.attempts.find(source, hash, index) === undefined) out.push(index);
     }
     return out;
   }
@@ -371,25 +334,23 @@ export class Matcher {
     if (matches > 0) {
       // Shares the array while every candidate still matches (always, for fixed and one-time doors).
       const matching = matches === candidates.length ? candidates : narrowed(candidates, stage, event, matches);
-      this.byStage[stage]?.delete(attempt);
+      const next = stage + 1;
+      let finishes = false;
+      for (let i = 0; i < matching.length; i++) if (matching[i]!.steps.length === next) finishes = true;
+      if (finishes) {
+        this.attempts.remove(attempt);
+        this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === next));
+        return true;
+      }
       attempt.candidates = matching;
-      attempt.stage = stage + 1;
       attempt.lastPort = event.port;
       attempt.lastProtocol = event.protocol;
-      let finishes = false;
-      for (let i = 0; i < matching.length; i++) if (matching[i]!.steps.length === attempt.stage) finishes = true;
-      if (finishes) {
-        this.dropFromSource(attempt);
-        this.count--;
-        this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === attempt.stage));
-      } else {
-        this.bucket(attempt.stage).add(attempt);
-        this.emit(this.actions.stage(this.singletons[attempt.doorIndex]!, event.source, event.family, attempt.stage, event));
-      }
+      this.attempts.restage(attempt, next);
+      this.emit(this.actions.stage(this.singletons[attempt.doorIndex]!, event.source, event.family, next, event));
       return true;
     }
     if (event.port === attempt.lastPort && event.protocol === attempt.lastProtocol) return true;
-    this.remove(attempt);
+    this.attempts.remove(attempt);
     this.emit(this.actions.broken(this.singletons[attempt.doorIndex]!, event.source, event.family, stage, event, event.port, event.protocol));
     return false;
   }
@@ -414,53 +375,12 @@ export class Matcher {
       this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === 1));
       return;
     }
-    if (this.count >= this.maxAttempts && !this.evictFor(1, event)) {
+    if (this.attempts.count >= this.maxAttempts && !this.evictFor(1, event)) {
       this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 0, event));
       return;
     }
-    this.insert(this.fresh(event, index, 1, event.at, matching), hash);
+    this.attempts.insert(this.attempts.fresh(event, index, 1, event.at, matching), hash);
     this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 1, event));
-  }
-
-  /** An attempt of the event's source, not yet inserted; taken only now: an action handler may have run in between. */
-  private fresh(event: KnockEvent, doorIndex: number, stage: number, startedAt: number, candidates: Candidate[]): Attempt {
-    const attempt = this.spare;
-    this.spare = undefined;
-    if (attempt) {
-      attempt.source = event.source;
-      attempt.family = event.family;
-      attempt.doorIndex = doorIndex;
-      attempt.group = -1;
-      attempt.members = undefined;
-      attempt.stage = stage;
-      attempt.startedAt = startedAt;
-      attempt.lastPort = event.port;
-      attempt.lastProtocol = event.protocol;
-      attempt.candidates = candidates;
-      return attempt;
-    }
-    return {
-      source: event.source,
-      family: event.family,
-      doorIndex,
-      group: -1,
-      members: undefined,
-      stage,
-      startedAt,
-      lastPort: event.port,
-      lastProtocol: event.protocol,
-      candidates,
-      tableHash: 0,
-      tableNext: undefined,
-      tabled: false,
-      siblingNext: undefined,
-      siblingPrev: undefined,
-      headNext: undefined,
-      // Set up front so every attempt keeps one hidden class when it joins a stage queue.
-      queueOlder: undefined,
-      queueNewer: undefined,
-      queueOwner: undefined,
-    };
   }
 
   /** A sequence was completed: open with the first still-usable one, or refuse it as a replay. */
@@ -476,42 +396,11 @@ export class Matcher {
 
   /** Makes room for an attempt at `stage` by evicting the oldest attempt of a stage no higher. */
   private evictFor(stage: number, when: When): boolean {
-    for (let s = 1; s <= stage && s < this.byStage.length; s++) {
-      const bucket = this.byStage[s];
-      if (!bucket || bucket.size === 0) continue;
-      const victim = bucket.first() as Attempt;
-      const doors = this.doorsOf(victim);
-      this.remove(victim);
-      this.emit(this.actions.ended('evict', doors, victim.source, victim.family, victim.stage, when));
-      return true;
-    }
-    return false;
-  }
-
-  /** Callers guarantee that the source has no attempt for this door yet. */
-  private insert(attempt: Attempt, hash: number): void {
-    this.bySource.add(attempt, hash);
-    this.bucket(attempt.stage).add(attempt);
-    this.count++;
-  }
-
-  private remove(attempt: Attempt): void {
-    this.byStage[attempt.stage]?.delete(attempt);
-    this.dropFromSource(attempt);
-    this.count--;
-  }
-
-  private dropFromSource(attempt: Attempt): void {
-    this.bySource.delete(attempt);
-    this.spare = attempt;
-  }
-
-  private bucket(stage: number): StageQueue<Attempt> {
-    let bucket = this.byStage[stage];
-    if (!bucket) {
-      for (let s = this.byStage.length; s <= stage; s++) this.byStage[s] = new StageQueue();
-      bucket = this.byStage[stage]!;
-    }
-    return bucket;
+    const victim = this.attempts.oldestUpTo(stage);
+    if (!victim) return false;
+    const doors = this.doorsOf(victim);
+    this.attempts.remove(victim);
+    this.emit(this.actions.ended('evict', doors, victim.source, victim.family, victim.stage, when));
+    return true;
   }
 }
