@@ -73,8 +73,12 @@ export class Attempts {
     return undefined;
   }
 
-  /** An attempt of the event's source, not yet inserted; take it only when it will be inserted. */
-  fresh(event: KnockEvent, slot: number, stage: number, startedAt: number, candidates: Candidate[]): Attempt {
+  /**
+   * An attempt of the event's source started at the event, not yet inserted; take it only when it will
+   * be inserted. The time is read from the event, not passed: see When in actions.ts.
+   */
+  fresh(event: KnockEvent, slot: number, stage: number, candidates: Candidate[]): Attempt {
+    const startedAt = event.at;
     const attempt = this.spare;
     this.spare = undefined;
     if (attempt) {

@@ -25,10 +25,14 @@ const BROKEN_BY_CACHED = 4;
 /** The doors of a whole group that a second knock with this key breaks; shared, never mutated. */
 export function doorsBrokenBy(group: DoorGroup, key: number, advancing: readonly number[]): readonly Door[] {
   if (advancing.length === 0) return group.doors;
-  let doors = group.brokenBy.get(key);
-  if (doors) return doors;
-  const broken = new Set(advancing);
-  doors = group.doors.filter((_, i) => !broken.has(group.indices[i]!));
+  const doors = group.brokenBy.get(key);
+  return doors ?? remember(group, key, advancing);
+}
+
+/** Apart from doorsBrokenBy: its closure would make every call allocate a context, hits included. */
+function remember(group: DoorGroup, key: number, advancing: readonly number[]): readonly Door[] {
+  const advanced = new Set(advancing);
+  const doors = group.doors.filter((_, i) => !advanced.has(group.indices[i]!));
   if (group.brokenBy.size >= BROKEN_BY_CACHED) group.brokenBy.clear();
   group.brokenBy.set(key, doors);
   return doors;

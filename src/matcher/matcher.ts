@@ -29,6 +29,20 @@ const DEFAULT_HASH_SEED = 0x2545f491;
 const NONE: readonly number[] = [];
 const NO_DOORS: readonly Door[] = [];
 
+/*
+ * Module functions, not arrow functions in the methods: a closure over `this` or a local makes V8
+ * allocate the method's context on every call, taken or not (28 B per packet in a flood).
+ */
+function doorsAt(doors: readonly Door[], indices: readonly number[]): Door[] {
+  const out = new Array<Door>(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = doors[indices[i]!]!;
+  return out;
+}
+
+function endingAt(candidates: Candidate[], length: number): Candidate[] {
+  return candidates.filter((candidate) => candidate.steps.length === length);
+}
+
 /**
  * The knock sequence state machine: one attempt per (source address, door), time injected through the
  * events and `tick(now)`; the doors of a group (`DoorGroups`: same first knock, flags, Target and
@@ -244,12 +258,12 @@ export class Matcher {
     if (event.port !== group.port || event.protocol !== group.protocol) return;
     const members = this.stateless(g, event.source, hash, undefined);
     if (members.length === 0) return;
-    const doors = members === group.indices ? group.doors : members.map((index) => this.doors[index]!);
+    const doors = members === group.indices ? group.doors : doorsAt(this.doors, members);
     if (this.attempts.count >= this.maxAttempts && !this.evictFor(1, event)) {
       this.emit(this.actions.ended('evict', doors, event.source, event.family, 0, event));
       return;
     }
-    const attempt = this.attempts.fresh(event, this.doors.length + g, 1, event.at, this.index.candidatesOf(group.indices[0]!));
+    const attempt = this.attempts.fresh(event, this.doors.length + g, 1, this.index.candidatesOf(group.indices[0]!));
     attempt.group = g;
     attempt.members = members === group.indices ? undefined : members;
     this.attempts.insert(attempt, hash);
@@ -273,7 +287,7 @@ export class Matcher {
     // `advancing` is a subset of `before`.
     let brokenDoors: readonly Door[] = NO_DOORS;
     if (!repeat && advancing.length < before.length) {
-      brokenDoors = shared.members === undefined ? doorsBrokenBy(group, key, advancing) : without(before, advancing).map((index) => this.doors[index]!);
+      brokenDoors = shared.members === undefined ? doorsBrokenBy(group, key, advancing) : doorsAt(this.doors, without(before, advancing));
     }
     if (staying.length === 0) this.attempts.remove(shared);
     else if (staying !== before) shared.members = staying;
@@ -292,7 +306,8 @@ export class Matcher {
       this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 1, event));
       return;
     }
-    const attempt = this.attempts.fresh(event, index, 2, startedAt, candidates);
+    const attempt = this.attempts.fresh(event, index, 2, candidates);
+    attempt.startedAt = startedAt;
     this.attempts.insert(attempt, hash);
     this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 2, event));
   }
@@ -322,7 +337,7 @@ export class Matcher {
   private doorsOf(attempt: Attempt): readonly Door[] {
     if (attempt.group < 0) return this.singletons[attempt.doorIndex]!;
     const members = attempt.members;
-    return members === undefined ? this.groups.list[attempt.group]!.doors : members.map((index) => this.doors[index]!);
+    return members === undefined ? this.groups.list[attempt.group]!.doors : doorsAt(this.doors, members);
   }
 
   /** Returns true when the event was consumed by the attempt (advanced it, or was a retransmission). */
@@ -339,7 +354,7 @@ export class Matcher {
       for (let i = 0; i < matching.length; i++) if (matching[i]!.steps.length === next) finishes = true;
       if (finishes) {
         this.attempts.remove(attempt);
-        this.conclude(door, event, matching.filter((candidate) => candidate.steps.length === next));
+        this.conclude(door, event, endingAt(matching, next));
         return true;
       }
       attempt.candidates = matching;
@@ -379,7 +394,7 @@ export class Matcher {
       this.emit(this.actions.ended('evict', this.singletons[index]!, event.source, event.family, 0, event));
       return;
     }
-    this.attempts.insert(this.attempts.fresh(event, index, 1, event.at, matching), hash);
+    this.attempts.insert(this.attempts.fresh(event, index, 1, matching), hash);
     this.emit(this.actions.stage(this.singletons[index]!, event.source, event.family, 1, event));
   }
 
