@@ -102,7 +102,8 @@ function decodeAndMatch(config: Config, seconds: number): { perCpuSecond: number
 
 function doorsScenario(size: number, shared: boolean): ScalingResult {
   // The bench's two doors, plus doors on other first knocks, or (shared) doors whose first knock is
-  // the flood's port, so that every scanner packet starts an attempt at each of them.
+  // the flood's port, so that every scanner packet starts the attempt they share (DoorGroups): one
+  // group with the bench's first door, whose second knocks break all the others.
   const extra = Array.from({ length: Math.max(0, size - 2) }, (_, i) => {
     const first = shared ? '7000:tcp' : `${30000 + (i % 30000)}:${i < 30000 ? 'tcp' : 'udp'}`;
     return `[extra${i}]\n    sequence = ${first},${1000 + (i % 20000)}:udp,${21000 + (i % 20000)}:tcp\n    seq_timeout = 5\n    start_command = true\n`;

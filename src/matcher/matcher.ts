@@ -157,7 +157,8 @@ export class Matcher {
 
   /**
    * Swaps in a reloaded configuration. Attempts survive for doors that still exist with the same
-   * matching rules (name, sequence, timeout, flags, sequence source); all others are dropped. Doors
+   * matching rules (name, sequence, timeout, flags, Target, sequence source), a shared first stage
+   * for those of its doors that do; all others are dropped. Doors
    * are compared once each; an attempt costs a look-up in the renumbering, and a rehash only when
    * its door moved.
    */
