@@ -262,3 +262,18 @@ test('a shared first stage some doors are not in: those begin on a repeat of the
   ]);
   assert.equal(matcher.doorAttemptCount, model.attemptCount);
 });
+
+test("a door whose own attempt takes a repeat of its group's first knock does not begin again in the group", () => {
+  const doors = [makeDoor({ name: 'one', sequence: '1' }), makeDoor({ name: 'loop', sequence: '1,2:udp,1' })];
+  const got: string[] = [];
+  const want: string[] = [];
+  const matcher = new Matcher(doors, { maxAttempts: 100, onAction: (a) => got.push(...describePerDoor(a)) });
+  const model = new ReferenceMatcher(doors, 100, (a) => want.push(describeAction(a)), deriver);
+  for (const event of [knock('10.0.0.2', '1', 0), knock('10.0.0.2', '2:udp', 1), knock('10.0.0.2', '1', 2)]) {
+    matcher.feed(event);
+    model.feed(event);
+  }
+  assert.deepEqual(got, want);
+  assert.deepEqual(want.slice(-2), ['open:one:10.0.0.2:4:2:fixed', 'open:loop:10.0.0.2:4:2:fixed']);
+  assert.equal(matcher.attemptCount, 0);
+});

@@ -4,9 +4,9 @@ import { SequenceBook, type Candidate } from './sequences.js';
 import { Attempts, type Attempt } from './attempts.js';
 import { DoorIndex } from './door-index.js';
 import { DoorGroups, doorsBrokenBy, intersection, stepKey, without } from './door-groups.js';
-import { matchingFingerprint } from './fingerprint.js';
+import { carryOver, renumbering } from './reload.js';
 import { ActionMaker, type When } from './actions.js';
-import { flagsSatisfy, narrowed, stepMatches } from './matching.js';
+import { doorsAt, endingAt, flagsSatisfy, narrowed, stepMatches } from './matching.js';
 
 export type { MatcherAction } from './actions.js';
 
@@ -28,20 +28,6 @@ const DEFAULT_HASH_SEED = 0x2545f491;
 
 const NONE: readonly number[] = [];
 const NO_DOORS: readonly Door[] = [];
-
-/*
- * Module functions, not arrow functions in the methods: a closure over `this` or a local makes V8
- * allocate the method's context on every call, taken or not (28 B per packet in a flood).
- */
-function doorsAt(doors: readonly Door[], indices: readonly number[]): Door[] {
-  const out = new Array<Door>(indices.length);
-  for (let i = 0; i < indices.length; i++) out[i] = doors[indices[i]!]!;
-  return out;
-}
-
-function endingAt(candidates: Candidate[], length: number): Candidate[] {
-  return candidates.filter((candidate) => candidate.steps.length === length);
-}
 
 /**
  * The knock sequence state machine: one attempt per (source address, door), time injected through the
@@ -72,6 +58,13 @@ export class Matcher {
   private readonly attempts: Attempts;
   /** The visit keys of the source's attempts, collected for one event (reused: feed is not re-entrant). */
   private visitKeys = new Int32Array(64);
+  /**
+   * Which grouped doors' own attempts took the current packet (advanced, opened, or ignored it as a
+   * retransmission), by packet number: those do not begin again in their group for it.
+   */
+  private packet = 0;
+  private tookPacket: Int32Array;
+  private groupTookPacket: Int32Array;
 
   constructor(doors: readonly Door[], options: MatcherOptions) {
     this.doors = doors;
@@ -80,6 +73,8 @@ export class Matcher {
     this.actions = new ActionMaker(options.reuseActions ?? false, doors[0]);
     this.sequences = options.sequences ?? new SequenceBook();
     this.groups = new DoorGroups(doors);
+    this.tookPacket = new Int32Array(doors.length);
+    this.groupTookPacket = new Int32Array(this.groups.list.length);
     this.singletons = doors.map((door) => [door]);
     this.index = new DoorIndex(doors, this.sequences, this.groups);
     this.sequences.onOneTimeChange((doorName) => this.index.oneTimeChanged(doorName));
@@ -108,6 +103,7 @@ export class Matcher {
   feed(event: KnockEvent): void {
     const index = this.index;
     index.prepare(event);
+    if (++this.packet === 0x3fffffff) this.renumberPackets();
     const starting = index.startingWith(event.protocol, event.port);
     const source = event.source;
     const hash = this.attempts.hash(source);
@@ -163,49 +159,16 @@ export class Matcher {
    * its door moved.
    */
   replaceDoors(doors: readonly Door[]): void {
-    const newIndexByName = new Map(doors.map((door, index) => [door.name, index]));
-    const old = this.doors;
-    const renumbered = new Int32Array(old.length).fill(-1);
-    let unchanged = old.length === doors.length;
-    for (let index = 0; index < old.length; index++) {
-      const newIndex = newIndexByName.get(old[index]!.name);
-      if (newIndex !== undefined && (old[index] === doors[newIndex] || matchingFingerprint(old[index]!) === matchingFingerprint(doors[newIndex]!))) {
-        renumbered[index] = newIndex;
-      }
-      if (renumbered[index] !== index) unchanged = false;
-    }
+    const renumbered = renumbering(this.doors, doors);
     const oldGroups = this.groups;
     this.attempts.dropSpare();
     this.doors = doors;
     this.groups = new DoorGroups(doors);
+    this.tookPacket = new Int32Array(doors.length);
+    this.groupTookPacket = new Int32Array(this.groups.list.length);
     this.singletons = doors.map((door) => [door]);
     this.index = new DoorIndex(doors, this.sequences, this.groups);
-    if (unchanged) return;
-    for (const attempt of this.attempts.all()) {
-      if (attempt.group >= 0) {
-        this.regroup(attempt, oldGroups.list[attempt.group]!.indices, renumbered);
-        continue;
-      }
-      const newIndex = renumbered[attempt.doorIndex]!;
-      if (newIndex < 0) this.attempts.remove(attempt);
-      else if (newIndex !== attempt.doorIndex) this.attempts.renumber(attempt, newIndex);
-    }
-    this.attempts.dropSpare();
-  }
-
-  /**
-   * A shared attempt keeps the doors that survived the reload. They are still one group's: the group
-   * is decided by fields of the matching fingerprint.
-   */
-  private regroup(attempt: Attempt, oldGroup: readonly number[], renumbered: Int32Array): void {
-    const kept: number[] = [];
-    for (const index of attempt.members ?? oldGroup) if (renumbered[index]! >= 0) kept.push(renumbered[index]!);
-    kept.sort((a, b) => a - b);
-    const g = kept.length === 0 ? -1 : this.groups.groupOf[kept[0]!]!;
-    if (g < 0) return this.attempts.remove(attempt);
-    attempt.group = g;
-    attempt.members = kept.length === this.groups.list[g]!.indices.length ? undefined : kept;
-    this.attempts.renumber(attempt, this.doors.length + g);
+    if (renumbered) carryOver(this.attempts, renumbered, oldGroups, this.groups, doors.length);
   }
 
   /** The visit keys (see feed) of the source's attempts into `visitKeys`, ascending; returns how many. */
@@ -239,6 +202,11 @@ export class Matcher {
         this.attempts.remove(attempt);
         this.emit(this.actions.ended('expire', this.singletons[index]!, attempt.source, attempt.family, attempt.stage, event));
       } else if (this.advance(attempt, door, event)) {
+        const group = this.groups.groupOf[index]!;
+        if (group >= 0) {
+          this.tookPacket[index] = this.packet;
+          this.groupTookPacket[group] = this.packet;
+        }
         return;
       }
     }
@@ -314,12 +282,13 @@ export class Matcher {
   }
 
   /**
-   * The group's members that hold no attempt of this source: neither their own nor in the shared one
-   * (`shared`, its members). The whole group, shared, when the source holds none of the group's.
+   * The group's members that hold no attempt of this source, neither their own nor in the shared one
+   * (`shared`, its members), and whose own attempt did not take this packet: those that begin in the
+   * group. The whole group, shared, when the source holds none of the group's.
    */
   private stateless(g: number, source: string, hash: number, shared: readonly number[] | undefined): readonly number[] {
     const all = this.groups.list[g]!.indices;
-    let own = false;
+    let own = this.groupTookPacket[g] === this.packet;
     for (let attempt = this.attempts.head(source, hash); attempt !== undefined; attempt = attempt.siblingNext) {
       if (attempt.group < 0 && this.groups.groupOf[attempt.doorIndex] === g) own = true;
     }
@@ -329,9 +298,15 @@ export class Matcher {
     for (const index of all) {
       while (shared !== undefined && j < shared.length && shared[j]! < index) j++;
       if (shared !== undefined && shared[j] === index) continue;
-      if (this.attempts.find(source, hash, index) === undefined) out.push(index);
+      if (this.tookPacket[index] !== this.packet && this.attempts.find(source, hash, index) === undefined) out.push(index);
     }
     return out;
+  }
+
+  private renumberPackets(): void {
+    this.packet = 1;
+    this.tookPacket.fill(0);
+    this.groupTookPacket.fill(0);
   }
 
   /** The doors an attempt's actions name. */
