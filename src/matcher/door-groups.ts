@@ -2,7 +2,7 @@ import type { Door, Protocol } from '../core/types.js';
 
 /**
  * Fixed doors that behave identically at their first stage: same first knock, TCPFlags, Target and
- * seq_timeout, and at least two steps. A source's first knock at such a group starts one shared
+ * seq_timeout, at least two steps, and at least two such doors. A source's first knock at such a group starts one shared
  * attempt for all of its doors instead of one per door, so a packet costs the same with one door or
  * 10 000 behind that knock; the second knock fans it out to the doors whose second step it is.
  */
@@ -42,7 +42,7 @@ const NO_GROUP = -1;
 
 export class DoorGroups {
   readonly list: DoorGroup[] = [];
-  /** Each door's group, or -1 (time-based, one-time and one-step doors keep attempts of their own). */
+  /** Each door's group, or -1 (time-based, one-time and one-step doors, and a door alone, keep attempts of their own). */
   readonly groupOf: Int32Array;
   /** The group visited at this door index (its highest member), or -1. */
   readonly groupAt: Int32Array;
@@ -67,6 +67,8 @@ export class DoorGroups {
       list.push(index);
     }
     for (const group of byKey.values()) {
+      // A door alone keeps the plain path of doors with attempts of their own: sharing gains nothing.
+      if (group.indices.length < 2) continue;
       const g = this.list.length;
       const lead = group.doors[0]!;
       this.list.push({ ...group, protocol: lead.steps[0]!.protocol, port: lead.steps[0]!.port, seqTimeoutMs: lead.seqTimeoutMs, brokenBy: new Map() });

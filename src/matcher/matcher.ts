@@ -168,7 +168,7 @@ export class Matcher {
     this.groupTookPacket = new Int32Array(this.groups.list.length);
     this.singletons = doors.map((door) => [door]);
     this.index = new DoorIndex(doors, this.sequences, this.groups);
-    if (renumbered) carryOver(this.attempts, renumbered, oldGroups, this.groups, doors.length);
+    if (renumbered) carryOver(this.attempts, renumbered, oldGroups, this.groups, doors.length, (index) => this.index.candidatesOf(index));
   }
 
   /** The visit keys (see feed) of the source's attempts into `visitKeys`, ascending; returns how many. */

@@ -1,6 +1,7 @@
 import type { Door } from '../core/types.js';
 import type { Attempt, Attempts } from './attempts.js';
 import type { DoorGroups } from './door-groups.js';
+import type { Candidate } from './sequences.js';
 import { matchingFingerprint } from './fingerprint.js';
 
 /**
@@ -25,7 +26,14 @@ export function renumbering(old: readonly Door[], doors: readonly Door[]): Int32
  * Moves the attempts to the new numbering (a look-up each, a rehash only when its door moved) and
  * drops those of doors that changed or went; a shared attempt keeps the doors that stayed.
  */
-export function carryOver(attempts: Attempts, renumbered: Int32Array, oldGroups: DoorGroups, groups: DoorGroups, doorCount: number): void {
+export function carryOver(
+  attempts: Attempts,
+  renumbered: Int32Array,
+  oldGroups: DoorGroups,
+  groups: DoorGroups,
+  doorCount: number,
+  candidatesOf: (index: number) => Candidate[],
+): void {
   const whole = wholeGroups(renumbered, oldGroups, groups);
   for (const attempt of attempts.all()) {
     const g = attempt.group;
@@ -38,7 +46,7 @@ export function carryOver(attempts: Attempts, renumbered: Int32Array, oldGroups:
     // A shared attempt of a group that stayed whole moves with it; others are rebuilt from their doors.
     const target = attempt.members === undefined ? whole[g]! : -1;
     if (target < 0) {
-      regroup(attempts, attempt, oldGroups.list[g]!.indices, renumbered, groups, doorCount);
+      regroup(attempts, attempt, oldGroups.list[g]!.indices, renumbered, groups, doorCount, candidatesOf);
       continue;
     }
     attempt.group = target;
@@ -60,13 +68,31 @@ function wholeGroups(renumbered: Int32Array, oldGroups: DoorGroups, groups: Door
   return whole;
 }
 
-/** The doors that stayed are still one group's: the group is decided by fields of the matching fingerprint. */
-function regroup(attempts: Attempts, attempt: Attempt, oldGroup: readonly number[], renumbered: Int32Array, groups: DoorGroups, doorCount: number): void {
+/**
+ * The doors that stayed are still one group's (the group is decided by fields of the matching
+ * fingerprint), unless only one of them is left alone: then the attempt becomes that door's own.
+ */
+function regroup(
+  attempts: Attempts,
+  attempt: Attempt,
+  oldGroup: readonly number[],
+  renumbered: Int32Array,
+  groups: DoorGroups,
+  doorCount: number,
+  candidatesOf: (index: number) => Candidate[],
+): void {
   const kept: number[] = [];
   for (const index of attempt.members ?? oldGroup) if (renumbered[index]! >= 0) kept.push(renumbered[index]!);
   kept.sort((a, b) => a - b);
-  const g = kept.length === 0 ? -1 : groups.groupOf[kept[0]!]!;
-  if (g < 0) return attempts.remove(attempt);
+  if (kept.length === 0) return attempts.remove(attempt);
+  const g = groups.groupOf[kept[0]!]!;
+  if (g < 0) {
+    attempt.group = -1;
+    attempt.members = undefined;
+    attempt.candidates = candidatesOf(kept[0]!);
+    attempts.renumber(attempt, kept[0]!);
+    return;
+  }
   attempt.group = g;
   attempt.members = kept.length === groups.list[g]!.indices.length ? undefined : kept;
   attempts.renumber(attempt, doorCount + g);
