@@ -63,6 +63,8 @@ export class Matcher {
    * retransmission), by packet number: those do not begin again in their group for it.
    */
   private packet = 0;
+  /** The current packet's source held no attempt when it came: none of a group's doors has one of its own. */
+  private sourceWasNew = false;
   private tookPacket: Int32Array;
   private groupTookPacket: Int32Array;
 
@@ -109,6 +111,7 @@ export class Matcher {
     const hash = this.attempts.hash(source);
     const head = this.attempts.head(source, hash);
     const groupAt = this.groups.groupAt;
+    this.sourceWasNew = head === undefined;
     if (head === undefined) {
       for (let i = 0; i < starting.length; i++) {
         const doorIndex = starting[i]!;
@@ -288,6 +291,7 @@ export class Matcher {
    */
   private stateless(g: number, source: string, hash: number, shared: readonly number[] | undefined): readonly number[] {
     const all = this.groups.list[g]!.indices;
+    if (this.sourceWasNew) return shared === undefined ? all : without(all, shared);
     let own = this.groupTookPacket[g] === this.packet;
     for (let attempt = this.attempts.head(source, hash); attempt !== undefined; attempt = attempt.siblingNext) {
       if (attempt.group < 0 && this.groups.groupOf[attempt.doorIndex] === g) own = true;
