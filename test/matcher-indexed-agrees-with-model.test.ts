@@ -9,8 +9,11 @@ import { describeAction, describePerDoor, ReferenceMatcher } from './helpers/ref
 import { knock, makeDoor } from './helpers/knock-fixtures.js';
 
 /**
- * The indexed matcher (doors by first knock, each source's own attempts) against the straightforward
- * model that visits every door for every packet: same actions, in the same order, same attempt count.
+ * The indexed matcher (doors by first knock, each source's own attempts, first stages shared by the
+ * doors of a group) against the straightforward model that visits every door for every packet. Doors
+ * that share no first stage: same actions, in the same order, same attempt count, under any cap.
+ * Doors that do: at every packet, tick and reload, each door's actions as in the model (one shared
+ * action stands for several doors, in its own order), and as many (source, door) attempts.
  * Ports come from a tiny alphabet so that doors share first knocks, and breaks, replays, evictions,
  * reloads and one-time reloads happen all the time.
  */
