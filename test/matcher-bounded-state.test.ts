@@ -40,7 +40,7 @@ test('when every slot holds a later stage, a new first knock is refused instead'
     matcher.feed(knock(source, '8000:tcp', 1));
   }
   matcher.feed(knock('10.0.0.4', '7000:udp', 2));
-  assert.deepEqual(actions.at(-1), { kind: 'evict', door: matcher.currentDoors[0], source: '10.0.0.4', family: 4, stage: 0, at: 2 });
+  assert.deepEqual(actions.at(-1), { kind: 'evict', door: matcher.currentDoors[0], doors: [matcher.currentDoors[0]], source: '10.0.0.4', family: 4, stage: 0, at: 2 });
   for (const source of ['10.0.0.2', '10.0.0.3']) matcher.feed(knock(source, '9000:udp', 3));
   assert.equal(actions.filter((a) => a.kind === 'open').length, 2);
 });

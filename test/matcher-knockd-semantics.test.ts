@@ -7,7 +7,8 @@ import { knock, makeDoor } from './helpers/knock-fixtures.js';
 function harness(doors = [makeDoor()], maxAttempts = 1000) {
   const actions: MatcherAction[] = [];
   const matcher = new Matcher(doors, { maxAttempts, onAction: (a) => actions.push(a) });
-  const summary = () => actions.map((a) => `${a.kind}:${a.source}:${a.door.name}${'stage' in a ? `:${a.stage}` : ''}`);
+  // An action of a shared first stage stands for each of its doors: one entry per door.
+  const summary = () => actions.flatMap((a) => ('doors' in a ? a.doors : [a.door]).map((door) => `${a.kind}:${a.source}:${door.name}${'stage' in a ? `:${a.stage}` : ''}`));
   return { matcher, actions, summary };
 }
 

@@ -17,7 +17,7 @@ export interface ScalingPlan {
 
 export const SCALING_PLANS: ScalingPlan[] = [
   { scenario: 'doors', sizes: [2, 100, 1000, 10000], what: 'doors with their own first knocks: NFLOG decode + match of the flood mix, events per CPU-second' },
-  { scenario: 'shared', sizes: [10, 100, 1000], what: 'doors sharing the flood\'s first knock (every scanner packet starts an attempt at each): events per CPU-second' },
+  { scenario: 'shared', sizes: [100, 1000, 10000], what: 'doors sharing the flood\'s first knock (every scanner packet starts one attempt shared by all of them): events per CPU-second' },
   { scenario: 'time', sizes: [10, 100, 1000], what: 'time-based doors vs as many fixed doors, matcher only, each packet at a door\'s current first knock: CPU ratio per packet' },
   { scenario: 'reload', sizes: [1000, 10000, 65536], what: 'reload with attempts in progress: CPU ms, same doors re-read (reordered doors in the extra column)' },
   { scenario: 'check', sizes: [200, 2000, 20000], what: '`nfknock check` work in process (load, check, format): CPU ms' },

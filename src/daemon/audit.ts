@@ -65,20 +65,25 @@ export class Audit {
     this.emit(at, `reload refused, still running the previous configuration: ${problem}`, { event: 'reload-refused', config: configPath }, 'error');
   }
 
-  stage(at: number, source: string, door: string, stage: number): void {
-    if (this.admitted('stage', at)) this.emit(at, line.stageMessage(source, door, stage), { event: 'stage', source, door, stage }, 'chatter');
+  /** The limited lines (stage, broken, timeout) return whether they were written. */
+  stage(at: number, source: string, door: string, stage: number): boolean {
+    if (!this.admitted('stage', at)) return false;
+    this.emit(at, line.stageMessage(source, door, stage), { event: 'stage', source, door, stage }, 'chatter');
+    return true;
   }
 
-  broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): void {
-    if (!this.admitted('broken', at)) return;
+  broken(at: number, source: string, door: string, stage: number, got: { port: number; protocol: Protocol }): boolean {
+    if (!this.admitted('broken', at)) return false;
     // Only the two fields: callers pass the matcher's whole action, whose `door` is the Door object.
     const { port, protocol } = got;
     this.emit(at, line.sequenceBrokenMessage(source, door, stage, got), { event: 'broken', source, door, stage, port, protocol }, 'chatter');
+    return true;
   }
 
-  timedOut(at: number, source: string, door: string, stage: number): void {
-    if (!this.admitted('timeout', at)) return;
+  timedOut(at: number, source: string, door: string, stage: number): boolean {
+    if (!this.admitted('timeout', at)) return false;
     this.emit(at, line.sequenceTimeoutMessage(source, door, stage), { event: 'sequence-timeout', source, door, stage }, 'chatter');
+    return true;
   }
 
   /** `knocks`: a one-time line's sequence, which its burnt line in the file no longer shows whole. */

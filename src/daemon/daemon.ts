@@ -259,14 +259,16 @@ export class Daemon {
   private onAction(action: MatcherAction): void {
     const audit = this.ports.audit;
     switch (action.kind) {
+      // One action may stand for many doors (a shared first stage): a line per door, as knockd writes,
+      // until the limiter refuses one; the rest of them would be refused too.
       case 'stage':
-        audit.stage(action.at, action.source, action.door.name, action.stage);
+        for (const door of action.doors) if (!audit.stage(action.at, action.source, door.name, action.stage)) return;
         return;
       case 'broken':
-        audit.broken(action.at, action.source, action.door.name, action.stage, action);
+        for (const door of action.doors) if (!audit.broken(action.at, action.source, door.name, action.stage, action)) return;
         return;
       case 'expire':
-        audit.timedOut(action.at, action.source, action.door.name, action.stage);
+        for (const door of action.doors) if (!audit.timedOut(action.at, action.source, door.name, action.stage)) return;
         return;
       case 'evict':
         this.counters.evictions++;

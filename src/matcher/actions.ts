@@ -1,14 +1,19 @@
 import type { Door, Family, Protocol } from '../core/types.js';
 import type { Candidate } from './sequences.js';
 
+/**
+ * `doors` (stage, broken, expire, evict): every door the action stands for, in config order, `door`
+ * being `doors[0]`. Doors sharing their first stage (`DoorGroups`) share one attempt, so one action
+ * reports what knockd would report once per door; consumers that log per door walk `doors`.
+ */
 export type MatcherAction =
-  | { kind: 'stage'; door: Door; source: string; family: Family; stage: number; at: number }
-  | { kind: 'broken'; door: Door; source: string; family: Family; stage: number; at: number; port: number; protocol: Protocol }
+  | { kind: 'stage'; door: Door; doors: readonly Door[]; source: string; family: Family; stage: number; at: number }
+  | { kind: 'broken'; door: Door; doors: readonly Door[]; source: string; family: Family; stage: number; at: number; port: number; protocol: Protocol }
   | { kind: 'open'; door: Door; source: string; family: Family; at: number; sequence: Candidate }
   /** A complete sequence that already opened its door once (time step used, one-time line used). */
   | { kind: 'replay'; door: Door; source: string; family: Family; at: number; sequence: Candidate }
-  | { kind: 'expire'; door: Door; source: string; family: Family; stage: number; at: number }
-  | { kind: 'evict'; door: Door; source: string; family: Family; stage: number; at: number };
+  | { kind: 'expire'; door: Door; doors: readonly Door[]; source: string; family: Family; stage: number; at: number }
+  | { kind: 'evict'; door: Door; doors: readonly Door[]; source: string; family: Family; stage: number; at: number };
 
 type Of<K extends MatcherAction['kind']> = Extract<MatcherAction, { kind: K }>;
 
@@ -33,34 +38,37 @@ export class ActionMaker {
 
   constructor(reuse: boolean, door: Door | undefined) {
     if (!reuse || !door) return;
-    this.stageAction = { kind: 'stage', door, source: '', family: 4, stage: 0, at: 0 };
-    this.brokenAction = { kind: 'broken', door, source: '', family: 4, stage: 0, at: 0, port: 0, protocol: 'tcp' };
-    this.expireAction = { kind: 'expire', door, source: '', family: 4, stage: 0, at: 0 };
-    this.evictAction = { kind: 'evict', door, source: '', family: 4, stage: 0, at: 0 };
+    const doors = [door];
+    this.stageAction = { kind: 'stage', door, doors, source: '', family: 4, stage: 0, at: 0 };
+    this.brokenAction = { kind: 'broken', door, doors, source: '', family: 4, stage: 0, at: 0, port: 0, protocol: 'tcp' };
+    this.expireAction = { kind: 'expire', door, doors, source: '', family: 4, stage: 0, at: 0 };
+    this.evictAction = { kind: 'evict', door, doors, source: '', family: 4, stage: 0, at: 0 };
   }
 
-  stage(door: Door, source: string, family: Family, stage: number, when: When): Of<'stage'> {
+  /** `doors` is never empty. */
+  stage(doors: readonly Door[], source: string, family: Family, stage: number, when: When): Of<'stage'> {
     const action = this.stageAction;
-    return action ? refill(action, door, source, family, stage, when) : { kind: 'stage', door, source, family, stage, at: when.at };
+    return action ? refill(action, doors, source, family, stage, when) : { kind: 'stage', door: doors[0]!, doors, source, family, stage, at: when.at };
   }
 
   /** 'expire' or 'evict': the same fields. */
-  ended(kind: 'expire' | 'evict', door: Door, source: string, family: Family, stage: number, when: When): Of<'expire' | 'evict'> {
+  ended(kind: 'expire' | 'evict', doors: readonly Door[], source: string, family: Family, stage: number, when: When): Of<'expire' | 'evict'> {
     const action = kind === 'expire' ? this.expireAction : this.evictAction;
-    return action ? refill(action, door, source, family, stage, when) : { kind, door, source, family, stage, at: when.at };
+    return action ? refill(action, doors, source, family, stage, when) : { kind, door: doors[0]!, doors, source, family, stage, at: when.at };
   }
 
-  broken(door: Door, source: string, family: Family, stage: number, when: When, port: number, protocol: Protocol): Of<'broken'> {
+  broken(doors: readonly Door[], source: string, family: Family, stage: number, when: When, port: number, protocol: Protocol): Of<'broken'> {
     const action = this.brokenAction;
-    if (!action) return { kind: 'broken', door, source, family, stage, at: when.at, port, protocol };
+    if (!action) return { kind: 'broken', door: doors[0]!, doors, source, family, stage, at: when.at, port, protocol };
     action.port = port;
     action.protocol = protocol;
-    return refill(action, door, source, family, stage, when);
+    return refill(action, doors, source, family, stage, when);
   }
 }
 
-function refill<A extends Of<'stage' | 'expire' | 'evict' | 'broken'>>(action: A, door: Door, source: string, family: Family, stage: number, when: When): A {
-  action.door = door;
+function refill<A extends Of<'stage' | 'expire' | 'evict' | 'broken'>>(action: A, doors: readonly Door[], source: string, family: Family, stage: number, when: When): A {
+  action.door = doors[0]!;
+  action.doors = doors;
   action.source = source;
   action.family = family;
   action.stage = stage;

@@ -1,6 +1,7 @@
 import type { Door, Protocol } from '../core/types.js';
 import { timeWindow, type Candidate, type SequenceBook } from './sequences.js';
 import type { When } from './actions.js';
+import { stepKey, type DoorGroups } from './door-groups.js';
 
 const NONE: readonly number[] = Object.freeze([]);
 const NO_SINGLES: Candidate[][] = [];
@@ -9,7 +10,8 @@ const NO_SINGLES: Candidate[][] = [];
  * Doors by the (protocol, port) their sequences start with, so that a packet visits only the doors it
  * can start (plus its source's own attempts) instead of every door. Fixed doors are indexed once; a
  * one-time door moves when its next line changes (the book tells us); a time-based door moves when its
- * period turns, checked once per event against the earliest turn of all of them.
+ * period turns, checked once per event against the earliest turn of all of them. A group of doors
+ * sharing their first stage (`DoorGroups`) is listed once, under its highest member.
  *
  * The door lists are never changed in place, only replaced: the matcher may be walking one while an
  * open consumes a one-time line and moves its door.
@@ -32,6 +34,7 @@ export class DoorIndex {
   constructor(
     private readonly doors: readonly Door[],
     private readonly book: SequenceBook,
+    groups: DoorGroups,
   ) {
     this.current = new Array<Candidate[]>(doors.length);
     this.singles = new Array<Candidate[][]>(doors.length).fill(NO_SINGLES);
@@ -50,6 +53,7 @@ export class DoorIndex {
       if (door.oneTimeFile !== undefined) this.oneTimeByName.set(door.name, index);
       const candidates = book.candidates(door, 0);
       this.current[index] = candidates;
+      if (groups.grouped(index) && groups.groupAt[index]! < 0) continue;
       const keys = keysOfCandidates(candidates);
       this.keysOf[index] = keys;
       // Ascending door order by construction: the lists start sorted.
@@ -84,9 +88,9 @@ export class DoorIndex {
     this.validUntil = until;
   }
 
-  /** Door indices, ascending, whose current sequences start with this knock. Never mutated: do not mutate it. */
+  /** Door indices, ascending, whose current sequences start with this knock (a group: its highest member only). Never mutated: do not mutate it. */
   startingWith(protocol: Protocol, port: number): readonly number[] {
-    return this.byFirst.get(keyOf(protocol, port)) ?? NONE;
+    return this.byFirst.get(stepKey(protocol, port)) ?? NONE;
   }
 
   candidatesOf(index: number): Candidate[] {
@@ -131,16 +135,12 @@ export class DoorIndex {
   }
 }
 
-function keyOf(protocol: Protocol, port: number): number {
-  return protocol === 'udp' ? port * 2 + 1 : port * 2;
-}
-
 function keysOfCandidates(candidates: readonly Candidate[]): number[] {
   const keys: number[] = [];
   for (const candidate of candidates) {
     const first = candidate.steps[0];
     if (!first) continue;
-    const key = keyOf(first.protocol, first.port);
+    const key = stepKey(first.protocol, first.port);
     if (!keys.includes(key)) keys.push(key);
   }
   return keys;

@@ -150,7 +150,11 @@ export class Simulation {
     this.matcher = new Matcher(config.doors, {
       maxAttempts: config.options.maxAttempts,
       sequences,
-      onAction: (action) => this.record(toEvent(action, this.keeper)),
+      // A shared first stage's action stands for each of its doors: one event per door, as knockd logs.
+      onAction: (action) => {
+        if (action.kind === 'open' || action.kind === 'replay') this.record(toEvent(action, action.door, this.keeper));
+        else for (const door of action.doors) this.record(toEvent(action, door, this.keeper));
+      },
     });
     this.context = {
       prefix: options.prefix ?? config.options.logPrefix,
@@ -261,8 +265,8 @@ export class Simulation {
   }
 }
 
-function toEvent(action: MatcherAction, keeper: DoorKeeper): SimulatedEvent {
-  const base = { at: action.at, source: action.source, family: action.family, door: action.door.name };
+function toEvent(action: MatcherAction, door: Door, keeper: DoorKeeper): SimulatedEvent {
+  const base = { at: action.at, source: action.source, family: action.family, door: door.name };
   switch (action.kind) {
     case 'stage':
       return { ...base, kind: 'stage', stage: action.stage };

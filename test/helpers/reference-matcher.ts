@@ -49,7 +49,7 @@ export class ReferenceMatcher {
       if (attempt) {
         if (event.at - attempt.startedAt > door.seqTimeoutMs) {
           this.drop(key);
-          this.onAction({ kind: 'expire', door, source: attempt.source, family: attempt.family, stage: attempt.stage, at: event.at });
+          this.onAction({ kind: 'expire', door, doors: [door], source: attempt.source, family: attempt.family, stage: attempt.stage, at: event.at });
         } else {
           const matching = attempt.candidates.filter((c) => same(c.steps[attempt.stage], event));
           if (matching.length > 0) {
@@ -64,13 +64,13 @@ export class ReferenceMatcher {
               this.conclude(door, event, finished);
             } else {
               this.stageOf(attempt.stage).set(key, attempt);
-              this.onAction({ kind: 'stage', door, source: event.source, family: event.family, stage: attempt.stage, at: event.at });
+              this.onAction({ kind: 'stage', door, doors: [door], source: event.source, family: event.family, stage: attempt.stage, at: event.at });
             }
             return;
           }
           if (event.port === attempt.lastPort && event.protocol === attempt.lastProtocol) return;
           this.drop(key);
-          this.onAction({ kind: 'broken', door, source: event.source, family: event.family, stage: attempt.stage, at: event.at, port: event.port, protocol: event.protocol });
+          this.onAction({ kind: 'broken', door, doors: [door], source: event.source, family: event.family, stage: attempt.stage, at: event.at, port: event.port, protocol: event.protocol });
         }
       }
       const matching = this.candidates(door, event.at).filter((c) => same(c.steps[0], event));
@@ -80,17 +80,18 @@ export class ReferenceMatcher {
       if (this.attempts.size >= this.maxAttempts) {
         const victimKey = this.stages.get(1)?.keys().next().value;
         if (victimKey === undefined) {
-          this.onAction({ kind: 'evict', door, source: event.source, family: event.family, stage: 0, at: event.at });
+          this.onAction({ kind: 'evict', door, doors: [door], source: event.source, family: event.family, stage: 0, at: event.at });
           return;
         }
         const victim = this.attempts.get(victimKey)!;
         this.drop(victimKey);
-        this.onAction({ kind: 'evict', door: this.doorNamed(victim.door), source: victim.source, family: victim.family, stage: victim.stage, at: event.at });
+        const victimDoor = this.doorNamed(victim.door);
+        this.onAction({ kind: 'evict', door: victimDoor, doors: [victimDoor], source: victim.source, family: victim.family, stage: victim.stage, at: event.at });
       }
       const fresh: ModelAttempt = { source: event.source, family: event.family, door: door.name, stage: 1, startedAt: event.at, lastPort: event.port, lastProtocol: event.protocol, candidates: matching };
       this.attempts.set(key, fresh);
       this.stageOf(1).set(key, fresh);
-      this.onAction({ kind: 'stage', door, source: event.source, family: event.family, stage: 1, at: event.at });
+      this.onAction({ kind: 'stage', door, doors: [door], source: event.source, family: event.family, stage: 1, at: event.at });
     });
   }
 
@@ -100,7 +101,7 @@ export class ReferenceMatcher {
         const door = this.doorNamed(attempt.door);
         if (now - attempt.startedAt <= door.seqTimeoutMs) continue;
         this.drop(key);
-        this.onAction({ kind: 'expire', door, source: attempt.source, family: attempt.family, stage: attempt.stage, at: now });
+        this.onAction({ kind: 'expire', door, doors: [door], source: attempt.source, family: attempt.family, stage: attempt.stage, at: now });
       }
     }
     // Used steps older than every valid one are forgotten, as the daemon's book does.
@@ -169,6 +170,12 @@ export class ReferenceMatcher {
 
 function same(step: KnockStep | undefined, event: KnockEvent): boolean {
   return step !== undefined && step.port === event.port && step.protocol === event.protocol;
+}
+
+/** An action as text per door it stands for (a shared first stage's stands for several), for comparing per-door streams. */
+export function describePerDoor(action: MatcherAction): string[] {
+  if (action.kind === 'open' || action.kind === 'replay') return [describeAction(action)];
+  return action.doors.map((door) => describeAction({ ...action, door }));
 }
 
 /** An action as text, for comparing two matchers' streams. */
