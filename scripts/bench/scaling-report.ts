@@ -208,7 +208,7 @@ export function scalingGoals(rows: ScalingRow[], footprint: Footprint | undefine
   if (d10k) lines.push(`- ... >= 1 000 000 with 10 000 doors: ${verdict(d10k.result.value >= 1e6)} (${num(d10k.result.value)}; ${growth(rows, 'doors')})`);
   if (shared) {
     lines.push(
-      `- ... >= 1 000 000 with ${num(shared.size)} doors sharing the flood's first knock: ${verdict(shared.result.value >= 1e6)} (${num(shared.result.value)}: every scanner packet starts one attempt per door, ${growth(rows, 'shared')})`,
+      `- ... >= 1 000 000 with ${num(shared.size)} doors sharing the flood's first knock: ${verdict(shared.result.value >= 1e6)} (${num(shared.result.value)}: one shared first-stage attempt per scanner packet; ${growth(rows, 'shared')})`,
     );
   }
   const fewOpen = valueAt(rows, 'open-doors', 10);
