@@ -95,7 +95,7 @@ export class MetricsWriter {
 
   private async replace(path: string, text: string): Promise<void> {
     try {
-      await writeFileAtomic(path, text, FILE_MODE);
+      await writeFileAtomic(path, text, FILE_MODE, { published: true });
       if (this.failing.delete(path)) this.options.logger.warn({ path }, 'metrics file writable again');
     } catch (error) {
       if (this.failing.has(path)) return;

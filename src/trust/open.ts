@@ -11,7 +11,7 @@ import { access, lstat, open, readdir, realpath, rename, unlink, type FileHandle
 import type { Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ErrorCodes, NfknockError } from '../core/errors.js';
-import { allowsGroupWritableAncestors, ancestorsOf, describeKind, describeTrustProblem, judgeAncestor, judgeOpened, type TrustKind, type TrustProblem } from './policy.js';
+import { allowsForeignAncestors, allowsGroupWritableAncestors, ancestorsOf, describeKind, describeTrustProblem, judgeAncestor, judgeOpened, type TrustKind, type TrustProblem } from './policy.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY, O_APPEND } = constants;
 /** A FIFO or device must not hang the open; the fstat after it refuses them. */
@@ -72,7 +72,7 @@ export class TrustedDirectory {
    */
   static async open(path: string, kind?: TrustKind, forFile?: TrustKind): Promise<TrustedDirectory> {
     const groupWrite = allowsGroupWritableAncestors(forFile);
-    await checkAncestors(dirname(path) === path ? path : dirname(path), groupWrite);
+    if (!allowsForeignAncestors(forFile)) await checkAncestors(dirname(path) === path ? path : dirname(path), groupWrite);
     const handle = await open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code === 'ELOOP' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
         throw untrusted({ path, problem: `${path} is not a directory (or is a symbolic link)`, fix: 'use the real directory' }, error);
@@ -222,8 +222,8 @@ export function openTrustedFile(path: string, kind: TrustKind, flags = READ_FLAG
 }
 
 /** Replaces a file in a trusted directory atomically, without following a symlink at its name. */
-export function writeTrustedFileAtomic(path: string, data: string | Uint8Array, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
-  return inParentOf(path, (dir, name) => dir.writeAtomic(name, data, mode, owner)).catch((error: unknown) => {
+export function writeTrustedFileAtomic(path: string, data: string | Uint8Array, mode: number, owner?: { uid: number; gid: number }, kind?: TrustKind): Promise<void> {
+  return inParentOf(path, (dir, name) => dir.writeAtomic(name, data, mode, owner), kind).catch((error: unknown) => {
     throw ioError(ErrorCodes.STATE_IO, `cannot write ${path}`, error, path);
   });
 }

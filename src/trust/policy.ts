@@ -11,7 +11,7 @@
  */
 
 /** What the daemon opens, and so which rule applies. */
-export type TrustKind = 'config' | 'secret' | 'one-time' | 'kernel-log' | 'shared-kernel-log' | 'state-dir' | 'state-file' | 'log-file' | 'pid-file';
+export type TrustKind = 'config' | 'secret' | 'one-time' | 'kernel-log' | 'shared-kernel-log' | 'state-dir' | 'state-file' | 'log-file' | 'pid-file' | 'published-file';
 
 /** The fields of fs.Stats the policy reads. */
 export interface StatLike {
@@ -54,6 +54,14 @@ interface Rule {
    * syslog daemon the file source trusts anyway, and the file itself is opened O_NOFOLLOW and judged.
    */
   groupWritableAncestors?: true;
+  /**
+   * Public figures replaced whole (MetricsFile, StatsFile): the directories above its own may belong to
+   * others (Debian's /var/lib/prometheus is the prometheus user's). Its own directory is still opened
+   * O_NOFOLLOW and judged, and the file is created O_EXCL and renamed in through that descriptor, so
+   * whoever swaps a directory on the way can only make the daemon write public figures into a
+   * directory of their own, never through a link into another file.
+   */
+  foreignAncestors?: true;
 }
 
 const RULES: ReadonlyMap<TrustKind, Rule> = new Map<TrustKind, Rule>([
@@ -67,7 +75,13 @@ const RULES: ReadonlyMap<TrustKind, Rule> = new Map<TrustKind, Rule>([
   ['state-file', { what: 'state file', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '600', daemonOwned: true }],
   ['log-file', { what: 'LogFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '640', daemonOwned: false, appended: true, groupWritableAncestors: true }],
   ['pid-file', { what: 'PidFile', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '644', daemonOwned: false, appended: true, groupWritableAncestors: true }],
+  ['published-file', { what: 'metrics file', directory: false, forbidden: GROUP_OTHER_WRITE, fixMode: '644', daemonOwned: false, foreignAncestors: true }],
 ]);
+
+/** May the directories above a `kind`'s own belong to anyone? (See Rule.foreignAncestors.) */
+export function allowsForeignAncestors(kind: TrustKind | undefined): boolean {
+  return kind !== undefined && ruleOf(kind).foreignAncestors === true;
+}
 
 /** May the directories above a `kind` be group-writable? (See Rule.groupWritableAncestors.) */
 export function allowsGroupWritableAncestors(kind: TrustKind | undefined): boolean {
