@@ -65,20 +65,27 @@ test('start binds and configures the group, waiting for each ACK; close unbinds 
   assert.equal(socket.closed, true);
 });
 
-test('EPERM from the kernel becomes NFK_PERMISSION naming CAP_NET_ADMIN', async () => {
+/** A stand-in for /proc/net/netfilter/nfnetlink_log, removed after the test. */
+function fakeProcFile(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nfkb-proc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'nfnetlink_log');
+}
+
+test('EPERM from the kernel becomes NFK_PERMISSION naming CAP_NET_ADMIN', async (t) => {
   const socket = new FakeSocket(() => 1);
   const { sink } = recordingSink();
-  const proc = join(mkdtempSync(join(tmpdir(), 'nfkb-proc-')), 'nfnetlink_log');
+  const proc = fakeProcFile(t);
   writeFileSync(proc, '');
   const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket, procNfnetlinkLog: proc });
   await assert.rejects(source.start(), (e: NfknockError) => e.code === 'NFK_PERMISSION' && /CAP_NET_ADMIN/.test(e.message));
   assert.equal(socket.closed, true);
 });
 
-test('a group bound by another socket becomes NFK_SOURCE_UNAVAILABLE naming the group and its holder', async () => {
+test('a group bound by another socket becomes NFK_SOURCE_UNAVAILABLE naming the group and its holder', async (t) => {
   const socket = new FakeSocket(() => 1);
   const { sink } = recordingSink();
-  const proc = join(mkdtempSync(join(tmpdir(), 'nfkb-proc-')), 'nfnetlink_log');
+  const proc = fakeProcFile(t);
   writeFileSync(proc, '    3  99999     0 2   128      1  1\n    5 4194305     0 2   128      1  1\n');
   const source = new NflogSource({ group: 5, prefix: 'portknock', sink, clock: { now: () => 0 }, openSocket: () => socket, procNfnetlinkLog: proc });
   await assert.rejects(source.start(), (e: NfknockError) => e.code === 'NFK_SOURCE_UNAVAILABLE' && /NFLOG group 5 is already bound .*port 4194305/.test(e.message));
