@@ -6,15 +6,11 @@
  */
 import { writeTrustedFileAtomic } from '../trust/open.js';
 
-export { TEMP_MARKER } from '../trust/open.js';
-
 export interface AtomicWriteOptions {
-  /** Give the new file this owner (e.g. to keep a one-time sequence file's owner). Root only. */
-  owner?: { uid: number; gid: number };
   /** Public figures (metrics): the directories above the file's own may belong to others (src/trust/policy.ts). */
   published?: boolean;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, options: AtomicWriteOptions = {}): Promise<void> {
-  await writeTrustedFileAtomic(path, data, mode, options.owner, options.published ? 'published-file' : undefined);
+  await writeTrustedFileAtomic(path, data, mode, options.published ? 'published-file' : undefined);
 }

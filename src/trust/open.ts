@@ -222,8 +222,8 @@ export function openTrustedFile(path: string, kind: TrustKind, flags = READ_FLAG
 }
 
 /** Replaces a file in a trusted directory atomically, without following a symlink at its name. */
-export function writeTrustedFileAtomic(path: string, data: string | Uint8Array, mode: number, owner?: { uid: number; gid: number }, kind?: TrustKind): Promise<void> {
-  return inParentOf(path, (dir, name) => dir.writeAtomic(name, data, mode, owner), kind).catch((error: unknown) => {
+export function writeTrustedFileAtomic(path: string, data: string | Uint8Array, mode: number, kind?: TrustKind): Promise<void> {
+  return inParentOf(path, (dir, name) => dir.writeAtomic(name, data, mode), kind).catch((error: unknown) => {
     throw ioError(ErrorCodes.STATE_IO, `cannot write ${path}`, error, path);
   });
 }
